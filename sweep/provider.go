@@ -34,6 +34,8 @@ type Provider interface {
 	Deactivate(ctx context.Context, user, accessKeyID string) error
 	// Delete deletes the key; ErrKeyNotFound (wrapped) when it is already gone.
 	Delete(ctx context.Context, user, accessKeyID string) error
+	// Calls counts the provider calls made so far, by operation.
+	Calls() map[string]int
 }
 
 // Inventory is every user's keys as one source saw them.
@@ -41,8 +43,8 @@ type Inventory struct {
 	Source      string    // "credential-report" or "list"
 	GeneratedAt time.Time // when the source's facts were taken
 	Users       []User    // sorted by name
-	// Calls counts the provider calls the inventory took, by operation.
-	Calls map[string]int
+	// Fallback says why the cheap source could not be used ("" when it was).
+	Fallback string
 }
 
 // User is one user with its keys.
