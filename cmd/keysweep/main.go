@@ -18,11 +18,11 @@ import (
 
 // Exit codes scripts can rely on.
 const (
-	exitOK      = 0
-	exitFailure = 1 // an AWS or DynamoDB call failed, or the run failed
-	exitUsage   = 2 // bad flags, arguments or input files; nothing changed
-	exitBlocked = 3 // the blast-radius cap or an invalid stored policy stopped the run; nothing changed
-	exitPartial = 4 // the run stopped before its deadline; the next run continues
+	exitOK       = 0
+	exitFailure  = 1 // an AWS or DynamoDB call failed, or the run failed
+	exitUsage    = 2 // bad flags, arguments or input files; nothing changed
+	exitBlocked  = 3 // the blast-radius cap or an invalid stored policy stopped the run; nothing changed
+	exitPartial  = 4 // the run stopped before its deadline; the next run continues
 	exitNotFound = 5 // the key, run or policy asked for does not exist
 )
 
