@@ -29,9 +29,9 @@ func Parse(data []byte) (*Policy, error) {
 	}
 	var doc any
 	var err error
-	if trimmed[0] == '{' {
+	if looksLikeJSON(trimmed) {
 		// JSON is YAML too, but libyaml trips over tab indentation, and the
-		// JSON decoder keeps numbers exact.
+		// JSON decoder keeps numbers exact and its errors say "json".
 		doc, err = decodeJSON(trimmed)
 	} else {
 		doc, err = decodeYAML(data)
@@ -67,6 +67,16 @@ func docProblem(format string, args ...any) error {
 	var ps problems
 	ps.add("", format, args...)
 	return ps.err()
+}
+
+// looksLikeJSON tells a JSON object from a YAML flow mapping such as
+// "{version: v1, ...}": JSON quotes its first key.
+func looksLikeJSON(data []byte) bool {
+	if len(data) == 0 || data[0] != '{' {
+		return false
+	}
+	rest := bytes.TrimLeft(data[1:], " \t\r\n")
+	return len(rest) == 0 || rest[0] == '"' || rest[0] == '}'
 }
 
 func decodeJSON(data []byte) (any, error) {

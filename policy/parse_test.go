@@ -49,6 +49,14 @@ overrides:
 			"\t\"overrides\": [{\"pathPrefix\": \"/service/\", \"maxInactiveDays\": 30},\n" +
 			"\t\t{\"name\": \"ops\", \"tag\": {\"key\": \"team\", \"value\": \"ops\"}, \"maxKeyAgeDays\": 0, \"deleteAfterDays\": 0.0}]\n}\n"},
 	}
+	tests = append(tests, struct {
+		name string
+		doc  string
+	}{"yaml flow mapping", `{version: v1, mode: enforce, maxKeyAgeDays: 90, maxInactiveDays: 45, deleteAfterDays: 7,
+  blastRadius: {maxActions: 10, maxPercent: 12.5},
+  exemptions: {users: [root-ish], tag: "keysweep:exempt"},
+  overrides: [{pathPrefix: /service/, maxInactiveDays: 30},
+    {name: ops, tag: {key: team, value: ops}, maxKeyAgeDays: 0, deleteAfterDays: 0}]}`})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Parse([]byte(tc.doc))

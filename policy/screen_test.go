@@ -151,4 +151,4 @@ func randomKey(r *rand.Rand) Key {
 }
 
 func (k Key) withTags(tags map[string]string) Key { k.UserTags = tags; return k }
-func (k Key) withPath(path string) Key             { k.UserPath = path; return k }
+func (k Key) withPath(path string) Key            { k.UserPath = path; return k }
