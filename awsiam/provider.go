@@ -268,8 +268,11 @@ func keyFromMetadata(account, user, path string, m types.AccessKeyMetadata) poli
 // notFound wraps err with what was done, and with sweep.ErrKeyNotFound when
 // IAM says the key or the user does not exist.
 func notFound(what string, err error) error {
+	// GetAccessKeyLastUsed models no errors, so the SDK hands its
+	// NoSuchEntity back as a generic API error: match the code as well.
 	var nse *types.NoSuchEntityException
-	if errors.As(err, &nse) {
+	var ae smithy.APIError
+	if errors.As(err, &nse) || (errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity") {
 		return fmt.Errorf("%s: %w: %w", what, sweep.ErrKeyNotFound, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -404,7 +404,13 @@ func (e *Engine) judge(ctx context.Context, p *policy.Policy, users []User, resu
 	for _, u := range rotate(users, resume) {
 		screened := false
 		for _, k := range u.Keys {
+			// A stale key spared by a known exemption is a candidate too:
+			// its exempt decision is recorded, and a record needs its id.
 			if p.Screen(k, now) {
+				screened = true
+				break
+			}
+			if d := p.Evaluate(k, now); d.Verdict == policy.Exempt && d.Stale {
 				screened = true
 				break
 			}
@@ -792,7 +798,9 @@ func (e *Engine) settle(ctx context.Context, account string, run *store.Run) err
 		result := store.ResultNotApplied
 		switch in.Action {
 		case string(policy.Deactivate):
-			if found == nil || found.Status == policy.StatusInactive {
+			if found == nil {
+				result = store.ResultGone
+			} else if found.Status == policy.StatusInactive {
 				result = store.ResultSettled
 			}
 		case string(policy.Delete):
