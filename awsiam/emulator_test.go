@@ -241,6 +241,9 @@ func TestEmulatorProvider(t *testing.T) {
 		if err := p.Deactivate(ctx, "bob", id); !errors.Is(err, sweep.ErrKeyNotFound) {
 			t.Errorf("Deactivate deleted key: err = %v, want sweep.ErrKeyNotFound", err)
 		}
+		if _, _, err := p.LastUsed(ctx, id); !errors.Is(err, sweep.ErrKeyNotFound) {
+			t.Errorf("LastUsed of deleted key: err = %v, want sweep.ErrKeyNotFound", err)
+		}
 		if _, err := p.UserKeys(ctx, "nobody"); !errors.Is(err, sweep.ErrKeyNotFound) {
 			t.Errorf("UserKeys of unknown user: err = %v, want sweep.ErrKeyNotFound", err)
 		}

@@ -276,7 +276,9 @@ func (f *fakeIAM) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKey
 		return nil, err
 	}
 	if k == nil {
-		return nil, &types.NoSuchEntityException{Message: aws.String("The Access Key with id " + id + " cannot be found")}
+		// GetAccessKeyLastUsed models no errors: the SDK gives its
+		// NoSuchEntity as a generic API error, not a typed one.
+		return nil, &smithy.GenericAPIError{Code: "NoSuchEntity", Message: "The Access Key with id " + id + " cannot be found"}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -547,9 +547,9 @@ func TestNotFound(t *testing.T) {
 			if !errors.Is(err, sweep.ErrKeyNotFound) {
 				t.Fatalf("err = %v, want sweep.ErrKeyNotFound", err)
 			}
-			var nse *types.NoSuchEntityException
-			if !errors.As(err, &nse) {
-				t.Errorf("err = %v, want the NoSuchEntityException kept", err)
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "NoSuchEntity" {
+				t.Errorf("err = %v, want the NoSuchEntity error kept", err)
 			}
 			if !strings.HasPrefix(err.Error(), tc.wantErr) {
 				t.Errorf("err = %q, want it to start with %q", err, tc.wantErr)
