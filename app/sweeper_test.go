@@ -641,6 +641,12 @@ func TestCrashBetweenIntentAndOutcome(t *testing.T) {
 	if len(pending) != 1 {
 		t.Fatalf("pending intents %d, want 1", len(pending))
 	}
+	// A run soon after leaves the intent alone: its run may still be alive.
+	e.clock = e.now.Add(time.Minute)
+	if sum := e.mustSweep(e.scheduled()); sum.Counts[sweep.CountSettled] != 0 || sum.Counts[sweep.CountBusy] != 0 {
+		t.Errorf("a young intent was touched: %v", sum.Counts)
+	}
+	e.clock = e.now.Add(20 * time.Minute)
 	sum := e.mustSweep(e.scheduled())
 	if sum.Counts[sweep.CountSettled] != 1 {
 		t.Errorf("counts %v", sum.Counts)

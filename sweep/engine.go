@@ -66,7 +66,15 @@ type Engine struct {
 	Concurrency int
 	// Progress, when set, is told how far a run got (stage, done, total).
 	Progress func(stage string, done, total int)
+	// SettleAfter is how old an unsettled intent must be before a run
+	// settles it; younger ones may belong to a run still in flight.
+	// DefaultSettleAfter when zero.
+	SettleAfter time.Duration
 }
+
+// DefaultSettleAfter exceeds the longest Lambda run (15 minutes): an intent
+// older than that belongs to a run that is no longer alive.
+const DefaultSettleAfter = 16 * time.Minute
 
 // Request describes one run.
 type Request struct {
@@ -780,8 +788,14 @@ func (e *Engine) settle(ctx context.Context, account string, run *store.Run) err
 		return fmt.Errorf("pending intents: %w", err)
 	}
 	var errs []error
+	after := e.SettleAfter
+	if after == 0 {
+		after = DefaultSettleAfter
+	}
 	for _, in := range pending {
-		if in.RunID == run.RunID {
+		if in.RunID == run.RunID || e.now().Sub(in.At) < after {
+			// Possibly a run still in flight: its key stays locked by
+			// the intent, and a later run settles it if it crashed.
 			continue
 		}
 		live, err := e.Provider.UserKeys(ctx, in.UserName)

@@ -1,0 +1,402 @@
+package sweep_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keysweep/keysweep/policy"
+	"github.com/keysweep/keysweep/store"
+	"github.com/keysweep/keysweep/sweep"
+)
+
+// fakeProvider is an in-process key store for the paths the emulator
+// cannot produce: injected faults, slow calls under a deadline, races.
+type fakeProvider struct {
+	mu    sync.Mutex
+	users map[string]*fakeUser
+	// failDeactivate makes Deactivate of these keys fail.
+	failDeactivate map[string]error
+	// delay slows every action down.
+	delay time.Duration
+	// acted counts IAM changes by key.
+	acted map[string][]string
+	calls map[string]int
+}
+
+type fakeUser struct {
+	path string
+	tags map[string]string
+	keys []policy.Key
+}
+
+var _ sweep.Provider = (*fakeProvider)(nil)
+
+func newFake() *fakeProvider {
+	return &fakeProvider{users: map[string]*fakeUser{}, failDeactivate: map[string]error{}, acted: map[string][]string{}, calls: map[string]int{}}
+}
+
+var base = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func (f *fakeProvider) add(user, id string, ageDays, lastUsedDays int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.users[user]
+	if u == nil {
+		u = &fakeUser{path: "/"}
+		f.users[user] = u
+	}
+	k := policy.Key{Account: "111122223333", UserName: user, UserPath: u.path, AccessKeyID: id, Status: policy.StatusActive,
+		CreatedAt: base.Add(-time.Duration(ageDays) * 24 * time.Hour)}
+	if lastUsedDays >= 0 {
+		t := base.Add(-time.Duration(lastUsedDays) * 24 * time.Hour)
+		k.LastUsedAt = &t
+	}
+	u.keys = append(u.keys, k)
+}
+
+func (f *fakeProvider) count(op string) {
+	f.calls[op]++
+}
+
+func (f *fakeProvider) AccountID(context.Context) (string, error) { return "111122223333", nil }
+
+// Inventory answers like the credential report: no key ids.
+func (f *fakeProvider) Inventory(context.Context) (*sweep.Inventory, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("Inventory")
+	inv := &sweep.Inventory{Source: "credential-report", GeneratedAt: base}
+	for name, u := range f.users {
+		su := sweep.User{Name: name, Path: u.path}
+		for _, k := range u.keys {
+			k.AccessKeyID = ""
+			su.Keys = append(su.Keys, k)
+		}
+		inv.Users = append(inv.Users, su)
+	}
+	sort.Slice(inv.Users, func(i, j int) bool { return inv.Users[i].Name < inv.Users[j].Name })
+	return inv, nil
+}
+
+func (f *fakeProvider) UserTags(_ context.Context, user string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("UserTags")
+	u := f.users[user]
+	if u == nil {
+		return nil, sweep.ErrKeyNotFound
+	}
+	return u.tags, nil
+}
+
+func (f *fakeProvider) UserKeys(_ context.Context, user string) ([]policy.Key, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("UserKeys")
+	u := f.users[user]
+	if u == nil {
+		return nil, fmt.Errorf("user %s: %w", user, sweep.ErrKeyNotFound)
+	}
+	var out []policy.Key
+	for _, k := range u.keys {
+		k.LastUsedAt = nil
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func (f *fakeProvider) find(id string) (*fakeUser, int) {
+	for _, u := range f.users {
+		for i, k := range u.keys {
+			if k.AccessKeyID == id {
+				return u, i
+			}
+		}
+	}
+	return nil, -1
+}
+
+func (f *fakeProvider) LastUsed(_ context.Context, id string) (string, *time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("LastUsed")
+	u, i := f.find(id)
+	if u == nil {
+		return "", nil, fmt.Errorf("key %s: %w", id, sweep.ErrKeyNotFound)
+	}
+	return u.keys[i].UserName, u.keys[i].LastUsedAt, nil
+}
+
+func (f *fakeProvider) Deactivate(ctx context.Context, user, id string) error {
+	time.Sleep(f.delay)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("Deactivate")
+	if err := f.failDeactivate[id]; err != nil {
+		return err
+	}
+	u, i := f.find(id)
+	if u == nil {
+		return sweep.ErrKeyNotFound
+	}
+	u.keys[i].Status = policy.StatusInactive
+	f.acted[id] = append(f.acted[id], "deactivate")
+	return nil
+}
+
+func (f *fakeProvider) Delete(ctx context.Context, user, id string) error {
+	time.Sleep(f.delay)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("Delete")
+	u, i := f.find(id)
+	if u == nil {
+		return sweep.ErrKeyNotFound
+	}
+	u.keys = append(u.keys[:i], u.keys[i+1:]...)
+	f.acted[id] = append(f.acted[id], "delete")
+	return nil
+}
+
+func (f *fakeProvider) Calls() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range f.calls {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeProvider) status(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, i := f.find(id)
+	if u == nil {
+		return "gone"
+	}
+	return string(u.keys[i].Status)
+}
+
+func enforcePolicy(deleteAfter int) *policy.Policy {
+	return &policy.Policy{
+		Version: "unit-1", Mode: policy.ModeEnforce, MaxKeyAgeDays: 90, MaxInactiveDays: 45, DeleteAfterDays: deleteAfter,
+		BlastRadius: policy.BlastRadius{MaxActions: 1000, MaxPercent: 100},
+	}
+}
+
+func engine(f *fakeProvider, j sweep.Journal, now time.Time) *sweep.Engine {
+	return &sweep.Engine{Provider: f, Journal: j, Now: func() time.Time { return now }}
+}
+
+func run(t *testing.T, e *sweep.Engine, ctx context.Context, p *policy.Policy, id string) *sweep.Result {
+	t.Helper()
+	res, err := e.Run(ctx, sweep.Request{Trigger: store.Trigger{Kind: "test", EventID: id}, Policy: p, PolicySource: "test"})
+	if res == nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+func kinds(t *testing.T, j *store.Mem, id string) []string {
+	t.Helper()
+	recs, err := j.ByKey(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs {
+		s := r.Kind
+		if r.Action != "" {
+			s += ":" + r.Action
+		}
+		if r.Result != "" {
+			s += ":" + r.Result
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// An IAM failure is recorded as the outcome, the intent is released, and
+// the next run tries again.
+func TestIAMFailureIsRecordedAndRetried(t *testing.T) {
+	f := newFake()
+	f.add("bob", "AKIABOB0000000000001", 400, 1)
+	f.failDeactivate["AKIABOB0000000000001"] = errors.New("api error Throttling: Rate exceeded")
+	j := store.NewMem()
+	res := run(t, engine(f, j, base), context.Background(), enforcePolicy(7), "e1")
+	if res.Run.Counts[sweep.CountErrors] != 1 || f.status("AKIABOB0000000000001") != "Active" {
+		t.Fatalf("counts %v status %s", res.Run.Counts, f.status("AKIABOB0000000000001"))
+	}
+	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:failed"}, kinds(t, j, "AKIABOB0000000000001")); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	delete(f.failDeactivate, "AKIABOB0000000000001")
+	run(t, engine(f, j, base.Add(time.Hour)), context.Background(), enforcePolicy(7), "e2")
+	if got := f.status("AKIABOB0000000000001"); got != "Inactive" {
+		t.Errorf("retry: %s", got)
+	}
+}
+
+// failingIntents refuses every intent, as DynamoDB would when it is down.
+type failingIntents struct{ sweep.Journal }
+
+func (failingIntents) WriteIntent(context.Context, store.Record) error {
+	return errors.New("dynamodb unavailable")
+}
+
+// Nothing changes without a record: no intent, no IAM call.
+func TestNoIntentNoIAMCall(t *testing.T) {
+	f := newFake()
+	f.add("bob", "AKIABOB0000000000001", 400, 1)
+	res := run(t, engine(f, failingIntents{store.NewMem()}, base), context.Background(), enforcePolicy(0), "e1")
+	if n := f.Calls()["Delete"] + f.Calls()["Deactivate"]; n != 0 {
+		t.Errorf("%d IAM changes without an intent", n)
+	}
+	if res.Run.Counts[sweep.CountErrors] != 1 {
+		t.Errorf("counts %v", res.Run.Counts)
+	}
+}
+
+// A key another run is acting on (a young intent) is left alone.
+func TestKeyWithPendingIntentIsLeftAlone(t *testing.T) {
+	f := newFake()
+	f.add("bob", "AKIABOB0000000000001", 400, 1)
+	j := store.NewMem()
+	ctx := context.Background()
+	if err := j.WriteIntent(ctx, store.Record{Kind: store.KindIntent, RunID: "other-run", Account: "111122223333", UserName: "bob",
+		AccessKeyID: "AKIABOB0000000000001", Action: "deactivate", At: base, Mode: policy.ModeEnforce, PolicyVersion: "unit-1"}); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, engine(f, j, base.Add(time.Minute)), ctx, enforcePolicy(7), "e1")
+	if res.Run.Counts[sweep.CountBusy] != 1 || len(f.acted) != 0 {
+		t.Errorf("counts %v acted %v", res.Run.Counts, f.acted)
+	}
+}
+
+// A run that meets its deadline stops taking new work, records how far it
+// got, and the next run continues from there: every key acted on once.
+func TestDeadlineContinuation(t *testing.T) {
+	f := newFake()
+	var ids []string
+	for i := 0; i < 30; i++ {
+		id := fmt.Sprintf("AKIAUSER%012d", i)
+		f.add(fmt.Sprintf("user%02d", i), id, 400, 1)
+		ids = append(ids, id)
+	}
+	f.delay = 10 * time.Millisecond
+	j := store.NewMem()
+	runs := 0
+	var partials []string
+	for runs < 20 {
+		runs++
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
+		e := engine(f, j, base.Add(time.Duration(runs)*time.Minute))
+		e.Margin = 30 * time.Millisecond
+		res := run(t, e, ctx, enforcePolicy(7), fmt.Sprintf("e%d", runs))
+		cancel()
+		if res.Run.Outcome == store.OutcomeCompleted {
+			break
+		}
+		if res.Run.Outcome != store.OutcomePartial || res.Run.ResumeAfter == "" {
+			t.Fatalf("run %d: outcome %s resume %q", runs, res.Run.Outcome, res.Run.ResumeAfter)
+		}
+		partials = append(partials, res.Run.ResumeAfter)
+	}
+	if len(partials) == 0 {
+		t.Fatal("no run was cut short: the test does not test continuation")
+	}
+	for _, id := range ids {
+		if got := f.acted[id]; !cmp.Equal(got, []string{"deactivate"}) {
+			t.Errorf("%s acted on %v, want exactly one deactivate", id, got)
+		}
+	}
+	if !sort.StringsAreSorted(partials) {
+		t.Errorf("resume cursors went backwards: %v", partials)
+	}
+	t.Logf("%d runs, cut after %v", runs, partials)
+}
+
+// A plan reads and writes nothing but its answer.
+func TestPlanWritesNothing(t *testing.T) {
+	f := newFake()
+	f.add("bob", "AKIABOB0000000000001", 400, 1)
+	f.add("inactive", "AKIAINA0000000000001", 400, 100)
+	f.users["inactive"].keys[0].Status = policy.StatusInactive
+	j := store.NewMem()
+	pl, err := engine(f, j, base).Plan(context.Background(), enforcePolicy(7), base.Add(30*24*time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Actions != 1 || len(pl.Decisions) != 2 {
+		t.Errorf("plan %+v", pl)
+	}
+	for _, id := range []string{"AKIABOB0000000000001", "AKIAINA0000000000001"} {
+		if st, _ := j.KeyState(context.Background(), id); st != nil {
+			t.Errorf("plan wrote state for %s: %+v", id, st)
+		}
+		if recs := kinds(t, j, id); len(recs) != 0 {
+			t.Errorf("plan wrote records for %s: %v", id, recs)
+		}
+	}
+	if f.Calls()["Deactivate"]+f.Calls()["Delete"]+f.Calls()["LastUsed"] != 0 {
+		t.Errorf("plan called %v", f.Calls())
+	}
+}
+
+// A plan at a future date shows what will become stale.
+func TestPlanAtFutureDate(t *testing.T) {
+	f := newFake()
+	f.add("soon", "AKIASOON000000000001", 80, 1)
+	pl, err := engine(f, store.NewMem(), base).Plan(context.Background(), enforcePolicy(7), base.Add(20*24*time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Decisions) != 1 || pl.Decisions[0].Verdict != policy.Deactivate || !strings.Contains(pl.Decisions[0].Reason, "created 100 days ago") {
+		t.Errorf("decisions %+v", pl.Decisions)
+	}
+}
+
+// Only users holding a candidate key cost per-user calls.
+func TestCallsOnlyForCandidates(t *testing.T) {
+	f := newFake()
+	for i := 0; i < 50; i++ {
+		f.add(fmt.Sprintf("fresh%02d", i), fmt.Sprintf("AKIAFRESH%011d", i), 10, 1)
+	}
+	f.add("stale", "AKIASTALE00000000001", 400, 1)
+	run(t, engine(f, store.NewMem(), base), context.Background(), enforcePolicy(7), "e1")
+	got := f.Calls()
+	want := map[string]int{"Inventory": 1, "UserKeys": 1, "LastUsed": 1, "Deactivate": 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// An invalid policy fails the run before any read of IAM.
+func TestInvalidPolicyNoCalls(t *testing.T) {
+	f := newFake()
+	f.add("bob", "AKIABOB0000000000001", 400, 1)
+	p := enforcePolicy(7)
+	p.Mode = "enforced"
+	j := store.NewMem()
+	res, err := engine(f, j, base).Run(context.Background(), sweep.Request{Trigger: store.Trigger{Kind: "test"}, Policy: p})
+	if !errors.Is(err, sweep.ErrPolicy) || !strings.Contains(err.Error(), "mode") {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Run.Outcome != store.OutcomeFailed || f.Calls()["Inventory"] != 0 {
+		t.Errorf("outcome %s calls %v", res.Run.Outcome, f.Calls())
+	}
+	got, err := j.GetRun(context.Background(), res.Run.RunID)
+	if err != nil || got.Outcome != store.OutcomeFailed {
+		t.Errorf("run record %+v %v", got, err)
+	}
+}
