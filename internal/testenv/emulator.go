@@ -101,7 +101,7 @@ func pointSDKAt(url string) {
 // the emulator.
 func (e *Emu) Config(t testing.TB) aws.Config {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(t.Context())
+	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
@@ -201,7 +201,9 @@ func (e *Emu) control(t testing.TB, method, route string, in, out any) {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, e.URL+"/_keysweep/"+route, body)
+	// Not t.Context(): it is already cancelled when t.Cleanup functions run,
+	// and clearing faults in a cleanup is what tests want to do.
+	req, err := http.NewRequestWithContext(context.Background(), method, e.URL+"/_keysweep/"+route, body)
 	if err != nil {
 		t.Fatalf("emulator %s: %v", route, err)
 	}
