@@ -98,6 +98,14 @@ func StartLauncher(ctx context.Context, python string) (url string, stop func(),
 	}
 	cmd := exec.Command(python, filepath.Join(root, LauncherScript), "--port", "0")
 	cmd.Dir = root
+	// An AWS_* variable set but empty (AWS_REGION="") breaks moto's
+	// backends with HTML 500s: the emulator gets none of them.
+	for _, kv := range os.Environ() {
+		if name, v, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "AWS_") && v == "" {
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
 	// Own process group, so stop reaches anything the launcher spawns and a
 	// Ctrl-C aimed at `go test` is handled by us, not delivered twice.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
