@@ -126,7 +126,7 @@ func TestPolicyValidate(t *testing.T) {
 		t.Errorf("good policy: %d %s %s", code, stdout, stderr)
 	}
 	for doc, fields := range map[string][]string{
-		"version: x\nmode: enforced\nmaxKeyAgeDays: -1\n": {"mode", "maxKeyAgeDays"},
+		"version: x\nmode: enforced\nmaxKeyAgeDays: -1\n":     {"mode", "maxKeyAgeDays"},
 		"version: x\nmode: audit\nmaxKeyAgeDays: 9\nfoo: 1\n": {"foo", "unknown field"},
 	} {
 		code, _, stderr := cli(t, "policy", "validate", writeFile(t, "bad.yaml", doc))
