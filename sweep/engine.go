@@ -591,7 +591,26 @@ func (e *Engine) resolve(ctx context.Context, p *policy.Policy, c *candidate, no
 		}
 		c.decisions = append(c.decisions, keyDecision(k, d, 0))
 	}
+	// A key the inventory had but IAM no longer has was deleted in
+	// between: nothing to do, but say so.
+	for slot, k := range u.Keys {
+		if k.AccessKeyID != "" || matchesLive(k, live) {
+			continue
+		}
+		kd := keyDecision(k, policy.Decision{Verdict: policy.Keep, Reason: "in the inventory but no longer in IAM: already deleted"}, slot+1)
+		kd.Outcome = OutcomeGone
+		c.decisions = append(c.decisions, kd)
+	}
 	return nil
+}
+
+func matchesLive(k policy.Key, live []policy.Key) bool {
+	for _, l := range live {
+		if k.CreatedAt.Truncate(time.Second).Equal(l.CreatedAt.Truncate(time.Second)) {
+			return true
+		}
+	}
+	return false
 }
 
 func accountOf(u User) string {
