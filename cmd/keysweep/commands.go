@@ -45,7 +45,12 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	d, err := c.deps(ctx, p == nil)
+	if p == nil && c.policyTable == "" {
+		// Trying keysweep on an account before deploying it: no tables.
+		p, source = policy.Default(), app.SourceDefault
+		fmt.Fprintln(stderr, "no policy table configured: judging with the built-in default policy (give --policy FILE to use yours)")
+	}
+	d, err := c.deps(ctx, false)
 	if err != nil {
 		return err
 	}

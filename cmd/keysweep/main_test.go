@@ -187,6 +187,13 @@ func TestPlanOutputs(t *testing.T) {
 	if code, stdout, _ := cli(t, "audit", "--key", ids["bob"]); code != exitNotFound {
 		t.Errorf("plan wrote records: %d %s", code, stdout)
 	}
+	// With no tables configured at all, plan judges with the built-in default.
+	t.Setenv(app.EnvPolicyTable, "")
+	t.Setenv(app.EnvAuditTable, "")
+	code, stdout, stderr = cli(t, "plan")
+	if code != 0 || !strings.Contains(stderr, "built-in default") || !strings.Contains(stdout, ids["bob"]) {
+		t.Errorf("plan without tables: %d\n%s\n%s", code, stdout, stderr)
+	}
 }
 
 func TestPolicyPutGetSweepAudit(t *testing.T) {
