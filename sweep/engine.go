@@ -342,14 +342,21 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	if partial {
+		if lastDone == "" {
+			lastDone = resume // no user finished: keep the old place
+		}
 		run.ResumeAfter = lastDone
+		if req.Users != nil || lastDone == "" {
+			// A narrowed run does not move the account's cursor.
+			return finish(store.OutcomePartial, nil)
+		}
 		if err := e.Journal.SetResume(ctx, account, run.RunID, lastDone); err != nil {
 			log.Error("write resume cursor", "err", err)
 			run.Errors = append(run.Errors, "resume cursor: "+err.Error())
 		}
 		return finish(store.OutcomePartial, nil)
 	}
-	if resume != "" {
+	if resume != "" && req.Users == nil {
 		if err := e.Journal.SetResume(ctx, account, run.RunID, ""); err != nil {
 			log.Warn("clear resume cursor", "err", err)
 		}
