@@ -56,6 +56,9 @@ func (p *Policy) Item() map[string]any {
 		}
 		m["overrides"] = ovs
 	}
+	if p.Organization != nil {
+		m["organization"] = p.Organization.item()
+	}
 	return m
 }
 

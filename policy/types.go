@@ -38,6 +38,8 @@ type Policy struct {
 	Exemptions Exemptions `json:"exemptions"`
 	// Overrides change the limits for some users; the first match wins.
 	Overrides []Override `json:"overrides,omitempty"`
+	// Organization selects the accounts of an organization sweep (org.go).
+	Organization *OrgSelection `json:"organization,omitempty"`
 }
 
 // BlastRadius caps one run. A run whose plan exceeds either cap changes

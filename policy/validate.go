@@ -148,6 +148,7 @@ func (p *Policy) Validate() error {
 			ps.add(f, "turns off both maxKeyAgeDays and maxInactiveDays; use exemptions to exempt users")
 		}
 	}
+	validateOrg(&ps, p.Organization)
 	return ps.err()
 }
 
