@@ -178,8 +178,16 @@ func summarize(res *sweep.Result, notes []string) *Summary {
 	}
 	for _, d := range res.Decisions {
 		if d.Verdict != policy.Keep || d.Outcome == sweep.OutcomeFailed {
+			if len(sum.Actions) == MaxSummaryActions {
+				sum.Notes = append(sum.Notes, fmt.Sprintf("only the first %d decisions are listed here; keysweep audit --run %s has them all", MaxSummaryActions, r.RunID))
+				break
+			}
 			sum.Actions = append(sum.Actions, d)
 		}
 	}
 	return sum
 }
+
+// MaxSummaryActions keeps the summary well inside Lambda's 6 MB response
+// limit; the audit table has every record.
+const MaxSummaryActions = 1000
