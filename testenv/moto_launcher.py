@@ -11,7 +11,7 @@ control routes under /_keysweep/ and passes every other request to moto:
   POST /_keysweep/iam/keys/{accessKeyId}  set createDate / lastUsed of a key
   POST /_keysweep/iam/seed                {"users": [{"name", "path", "tags", "keys": [...]}]}: bulk-create
   POST /_keysweep/iam/report              {"mode": "live"|"snapshot", "refresh": bool}
-  POST /_keysweep/faults                  {"IAM.ListUsers": {"code", "message", "status", "count"}}; {} clears
+  POST /_keysweep/faults                  {"IAM.ListUsers": {"code", "message", "status", "count", "match"}}; {} clears
   POST /_keysweep/reset                   moto reset + clear faults, report mode, call counts
   GET  /_keysweep/calls                   {"IAM.ListUsers": 3, ...} since the last reset
 
@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam import responses as iam_responses
@@ -99,6 +99,7 @@ class Fault:
     message: str
     status: int
     remaining: int | None  # None: fail every time
+    match: str | None = None  # fail only requests whose URL-decoded body contains this
 
 
 @dataclass
@@ -298,7 +299,10 @@ def set_faults(body: dict[str, Any]) -> dict[str, Any]:
         status = spec.get("status", 400)
         if not isinstance(status, int) or not 400 <= status <= 599:
             raise BadRequest(f"fault {op}: status must be 400..599")
-        faults[op] = Fault(code, str(spec.get("message") or code), status, count)
+        match = spec.get("match")
+        if match is not None and (not isinstance(match, str) or not match):
+            raise BadRequest(f"fault {op}: match must be a non-empty string")
+        faults[op] = Fault(code, str(spec.get("message") or code), status, count, match)
     with STATE.lock:
         STATE.faults = faults
     return {"faults": sorted(faults)}
@@ -378,6 +382,8 @@ class Middleware:
         with STATE.lock:
             STATE.calls[op] = STATE.calls.get(op, 0) + 1
             fault = STATE.faults.get(op)
+            if fault is not None and fault.match is not None and fault.match not in unquote_plus(body.decode("utf-8", "replace")):
+                fault = None  # e.g. STS.AssumeRole of another account's role
             if fault is not None and fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining == 0:
