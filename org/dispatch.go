@@ -1,0 +1,276 @@
+package org
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+
+	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/policy"
+	"github.com/keysweep/keysweep/store"
+	"github.com/keysweep/keysweep/sweep"
+)
+
+// Journal is the audit table as the organization fan-out uses it: the
+// engine's journal plus organization runs. *store.Dynamo and *store.Mem
+// satisfy it.
+type Journal interface {
+	sweep.Journal
+	GetRun(ctx context.Context, runID string) (*store.Run, error)
+	GetOrgRun(ctx context.Context, runID string) (*store.OrgRun, error)
+	PlanOrgRun(ctx context.Context, runID string, plan store.OrgPlan) error
+	MarkDispatched(ctx context.Context, runID string, notes []string) (*store.OrgRun, error)
+	RecordAccount(ctx context.Context, orgRunID string, res store.AccountResult) (*store.OrgRun, error)
+	AccountResults(ctx context.Context, orgRunID string) ([]store.AccountResult, error)
+}
+
+var (
+	_ Journal = (*store.Dynamo)(nil)
+	_ Journal = (*store.Mem)(nil)
+)
+
+// Dispatcher starts organization runs: it selects the accounts, records the
+// organization run and sends one message per account.
+type Dispatcher struct {
+	Orgs     OrganizationsAPI
+	Queue    Queue
+	Journal  Journal
+	Policies app.PolicyStore
+	PolicyID string
+	// AccountID names the account the dispatcher runs in, for the run record.
+	AccountID func(ctx context.Context) (string, error)
+	// PageSize is passed to the Selector (tests); 0: Organizations' default.
+	PageSize int32
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// DispatchRequest describes one organization run.
+type DispatchRequest struct {
+	Trigger store.Trigger
+	// AuditOnly narrows an enforce policy to audit for every account.
+	AuditOnly bool
+	// Enforce asks for enforce mode; refused unless the policy enforces.
+	Enforce bool
+	// RunID is used when set.
+	RunID string
+}
+
+// Dispatched is what Dispatch did.
+type Dispatched struct {
+	Run       *store.OrgRun `json:"run"`
+	Selection *Selection    `json:"-"`
+	// Sent counts the messages sent now (a resend after a crash included).
+	Sent int `json:"sent"`
+	// Duplicate is set when the trigger's event already started Run.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// MaxNotes bounds the notes (skipped accounts, send failures) written to the
+// organization run record; the rest are summed up in one note.
+const MaxNotes = 100
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (d *Dispatcher) log() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// HandleEvent is the dispatcher Lambda's handler: an EventBridge scheduled
+// event, or a manual payload ({"mode": "audit"}, {"eventId": ...}) from
+// `aws lambda invoke`.
+func (d *Dispatcher) HandleEvent(ctx context.Context, raw json.RawMessage) (*Dispatched, error) {
+	ev, err := app.ParseSweepEvent(raw)
+	if err != nil {
+		d.log().Error("refused event", "err", err)
+		return nil, err
+	}
+	if ev.Users != nil {
+		err := fmt.Errorf("%w: users: an organization run sweeps whole accounts; narrow it with the policy's organization section", app.ErrBadEvent)
+		d.log().Error("refused event", "err", err)
+		return nil, err
+	}
+	if ev.EventID == "" {
+		// Lambda keeps the request id across its retries of an asynchronous
+		// invocation: a retry then finds the run it started.
+		if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+			ev.EventID = "lambda:" + lc.AwsRequestID
+		}
+	}
+	return d.Dispatch(ctx, DispatchRequest{
+		Trigger:   store.Trigger{Kind: ev.Kind, Source: ev.Source, EventID: ev.EventID},
+		AuditOnly: ev.AuditOnly,
+		Enforce:   ev.Enforce,
+		RunID:     ev.RunID,
+	})
+}
+
+// Dispatch starts one organization run. A trigger whose event already
+// started a run does nothing, unless that run was cut off while sending its
+// messages: then they are sent again (workers de-duplicate by event id, so
+// an account that already got its message is not swept twice).
+func (d *Dispatcher) Dispatch(ctx context.Context, req DispatchRequest) (*Dispatched, error) {
+	start := d.now()
+	runID := req.RunID
+	if runID == "" {
+		runID = NewOrgRunID(start)
+	}
+	log := d.log().With("orgRun", runID)
+
+	p, source, perr := app.LoadPolicy(ctx, d.Policies, d.PolicyID)
+	if perr == nil && req.Enforce && p.Mode != policy.ModeEnforce {
+		perr = fmt.Errorf("mode: enforce requested, but the policy (%s) is in %s mode; a payload cannot widen the policy", source, p.Mode)
+	}
+	account := ""
+	if d.AccountID != nil {
+		a, err := d.AccountID(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("account id: %w", err)
+		}
+		account = a
+	}
+	run := store.Run{
+		RunID: runID, Account: account, Trigger: req.Trigger, StartedAt: start,
+		PolicySource: source, Counts: map[string]int{}, Outcome: store.OutcomeRunning,
+	}
+	if perr == nil {
+		run.PolicyVersion, run.Mode = p.Version, p.Mode
+		if req.AuditOnly {
+			run.Mode = policy.ModeAudit
+		}
+	}
+	if err := d.Journal.BeginRun(ctx, &run); err != nil {
+		var dup *store.DuplicateEventError
+		if errors.As(err, &dup) {
+			return d.resume(ctx, dup)
+		}
+		return nil, fmt.Errorf("begin organization run: %w", err)
+	}
+
+	fail := func(err error) (*Dispatched, error) {
+		end := d.now()
+		run.Outcome, run.FinishedAt = store.OutcomeFailed, &end
+		run.DurationMs = end.Sub(start).Milliseconds()
+		run.Errors = append(run.Errors, err.Error())
+		// Never end without the record, even when ctx is done.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if ferr := d.Journal.FinishRun(wctx, &run); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("finish organization run: %w", ferr))
+		}
+		log.Error("organization run failed", "err", err)
+		return &Dispatched{Run: &store.OrgRun{Run: run}}, err
+	}
+	if perr != nil {
+		return fail(fmt.Errorf("%w: %w; no account was swept", sweep.ErrPolicy, perr))
+	}
+
+	org, err := d.Orgs.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		return fail(fmt.Errorf("describe organization: %w", err))
+	}
+	sel, err := (&Selector{API: d.Orgs, PageSize: d.PageSize}).Select(ctx, p.Organization)
+	if err != nil {
+		return fail(err)
+	}
+	plan := store.OrgPlan{Selection: p.Organization.String(), Accounts: sel.IDs()}
+	if org.Organization != nil {
+		plan.OrganizationID = aws.ToString(org.Organization.Id)
+	}
+	if err := d.Journal.PlanOrgRun(ctx, runID, plan); err != nil {
+		return fail(err)
+	}
+	log.Info("organization run planned", "accounts", len(sel.Accounts), "skipped", len(sel.Skipped), "selection", plan.Selection)
+
+	var notes []string
+	for _, s := range sel.Skipped {
+		notes = append(notes, fmt.Sprintf("skipped account %s: %s", s.Account, s.Reason))
+	}
+	msgs := make([]Message, len(sel.Accounts))
+	for i, a := range sel.Accounts {
+		msgs[i] = NewMessage(runID, a.ID)
+	}
+	sent, sendNotes, err := d.send(ctx, runID, msgs)
+	notes = append(notes, sendNotes...)
+	if err != nil {
+		return fail(err)
+	}
+	o, err := d.Journal.MarkDispatched(ctx, runID, capNotes(notes))
+	if err != nil {
+		return nil, fmt.Errorf("organization run %s: %w", runID, err)
+	}
+	log.Info("organization run dispatched", "sent", sent, "outcome", o.Outcome)
+	return &Dispatched{Run: o, Selection: sel, Sent: sent}, nil
+}
+
+// send sends msgs and records each account whose message could not be sent
+// as failed: no worker will ever see it.
+func (d *Dispatcher) send(ctx context.Context, runID string, msgs []Message) (int, []string, error) {
+	failures := d.Queue.Send(ctx, msgs)
+	var notes []string
+	for _, f := range failures {
+		res := store.AccountResult{
+			Account: f.Message.AccountID, Status: store.AccountFailed, Outcome: store.OutcomeFailed,
+			Error: "not queued: " + f.Err.Error(), At: d.now(),
+		}
+		if _, err := d.Journal.RecordAccount(ctx, runID, res); err != nil {
+			return 0, nil, fmt.Errorf("record unsent account %s: %w", f.Message.AccountID, err)
+		}
+		notes = append(notes, fmt.Sprintf("account %s %s", f.Message.AccountID, res.Error))
+	}
+	if len(failures) > 0 {
+		d.log().Error("account messages not sent", "orgRun", runID, "failed", len(failures), "of", len(msgs))
+	}
+	return len(msgs) - len(failures), notes, nil
+}
+
+// resume handles a trigger seen before: a run cut off between its plan and
+// the end of its sending gets its messages again.
+func (d *Dispatcher) resume(ctx context.Context, dup *store.DuplicateEventError) (*Dispatched, error) {
+	o, err := d.Journal.GetOrgRun(ctx, dup.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("organization run %s of event %s: %w", dup.RunID, dup.EventID, err)
+	}
+	log := d.log().With("orgRun", o.RunID, "event", dup.EventID)
+	if !o.Planned || o.DispatchedAt != nil || o.Outcome != store.OutcomeRunning {
+		log.Info("duplicate event: nothing to do", "outcome", o.Outcome)
+		return &Dispatched{Run: o, Duplicate: true}, nil
+	}
+	log.Warn("duplicate event of a run cut off while dispatching: sending its messages again", "accounts", len(o.Accounts))
+	msgs := make([]Message, len(o.Accounts))
+	for i, a := range o.Accounts {
+		msgs[i] = NewMessage(o.RunID, a)
+	}
+	sent, notes, err := d.send(ctx, o.RunID, msgs)
+	if err != nil {
+		return nil, err
+	}
+	notes = append(notes, "messages sent again after the dispatcher was cut off")
+	o, err = d.Journal.MarkDispatched(ctx, o.RunID, capNotes(notes))
+	if err != nil {
+		return nil, err
+	}
+	return &Dispatched{Run: o, Sent: sent, Duplicate: true}, nil
+}
+
+func capNotes(notes []string) []string {
+	if len(notes) <= MaxNotes {
+		return notes
+	}
+	return append(notes[:MaxNotes:MaxNotes], fmt.Sprintf("... and %d more notes", len(notes)-MaxNotes))
+}

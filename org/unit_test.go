@@ -1,0 +1,313 @@
+package org
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/policy"
+	"github.com/keysweep/keysweep/store"
+	"github.com/keysweep/keysweep/sweep"
+)
+
+// Unit tests of paths the emulator does not produce, on the in-process store.
+
+// fakeOrgs is an organization whose accounts all sit under the root.
+type fakeOrgs struct{ accounts []types.Account }
+
+var _ OrganizationsAPI = fakeOrgs{}
+
+func (f fakeOrgs) ListAccounts(context.Context, *organizations.ListAccountsInput, ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
+	return &organizations.ListAccountsOutput{Accounts: f.accounts}, nil
+}
+
+func (f fakeOrgs) ListAccountsForParent(context.Context, *organizations.ListAccountsForParentInput, ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error) {
+	return &organizations.ListAccountsForParentOutput{Accounts: f.accounts}, nil
+}
+
+func (f fakeOrgs) ListOrganizationalUnitsForParent(context.Context, *organizations.ListOrganizationalUnitsForParentInput, ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
+	return &organizations.ListOrganizationalUnitsForParentOutput{}, nil
+}
+
+func (f fakeOrgs) DescribeOrganization(context.Context, *organizations.DescribeOrganizationInput, ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+	return &organizations.DescribeOrganizationOutput{Organization: &types.Organization{Id: aws.String("o-fake123456")}}, nil
+}
+
+func activeAccounts(ids ...string) fakeOrgs {
+	var f fakeOrgs
+	for _, id := range ids {
+		f.accounts = append(f.accounts, types.Account{Id: aws.String(id), State: types.AccountStateActive})
+	}
+	return f
+}
+
+// failingOpener cannot open any account.
+type failingOpener struct{ err error }
+
+func (f failingOpener) Open(context.Context, string, string) (sweep.Provider, error) {
+	if f.err == nil {
+		return nil, errors.New("assume role: AccessDenied")
+	}
+	return nil, f.err
+}
+
+// idleOpener opens accounts whose provider only knows its id: enough for a
+// run that is a duplicate before it starts.
+type idleOpener struct{}
+
+type idleProvider struct {
+	sweep.Provider // nil: any other call panics
+	account        string
+}
+
+func (p idleProvider) AccountID(context.Context) (string, error) { return p.account, nil }
+
+func (idleOpener) Open(_ context.Context, account, _ string) (sweep.Provider, error) {
+	return idleProvider{account: account}, nil
+}
+
+// failingQueue refuses the messages of the accounts in refuse.
+type failingQueue struct {
+	MemQueue
+	refuse map[string]bool
+}
+
+func (q *failingQueue) Send(ctx context.Context, msgs []Message) []SendFailure {
+	var ok []Message
+	var failed []SendFailure
+	for _, m := range msgs {
+		if q.refuse[m.AccountID] {
+			failed = append(failed, SendFailure{Message: m, Err: errors.New("InvalidParameterValue: refused")})
+			continue
+		}
+		ok = append(ok, m)
+	}
+	q.MemQueue.Send(ctx, ok)
+	return failed
+}
+
+func memSetup(t *testing.T, p *policy.Policy, accounts ...string) (*store.Mem, Dispatcher) {
+	t.Helper()
+	mem := store.NewMem()
+	mem.Now = func() time.Time { return fixedNow }
+	if p != nil {
+		if err := mem.PutPolicy(t.Context(), store.DefaultPolicyID, p, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mem, Dispatcher{
+		Orgs: activeAccounts(accounts...), Queue: &MemQueue{}, Journal: mem, Policies: mem,
+		PolicyID: store.DefaultPolicyID, Now: func() time.Time { return fixedNow }, Logger: quietLogger(),
+	}
+}
+
+func messageAccounts(msgs []Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.AccountID)
+	}
+	return out
+}
+
+func TestHandleScheduledEvent(t *testing.T) {
+	_, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
+	raw, err := os.ReadFile("../events/schedule.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.HandleEvent(t.Context(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Trigger{Kind: "schedule", Source: "arn:aws:events:us-east-1:123456789012:rule/ExampleRule", EventID: "schedule:cdc73f9d-aea9-11e3-9d5a-835b769c0d9c"}
+	if diff := cmp.Diff(want, res.Run.Trigger); diff != "" {
+		t.Errorf("trigger (-want +got):\n%s", diff)
+	}
+	q := d.Queue.(*MemQueue)
+	if got := messageAccounts(q.Take()); !cmp.Equal(got, []string{"111111111111", "222222222222"}) {
+		t.Errorf("messages for %v", got)
+	}
+	if res.Run.OrganizationID != "o-fake123456" || res.Run.Outcome != store.OutcomeRunning {
+		t.Errorf("organization run: id %q, outcome %s", res.Run.OrganizationID, res.Run.Outcome)
+	}
+
+	// EventBridge delivers at least once: the same event starts nothing.
+	again, err := d.HandleEvent(t.Context(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || again.Run.RunID != res.Run.RunID || len(q.Take()) != 0 {
+		t.Errorf("second delivery: duplicate %v, run %s (first %s)", again.Duplicate, again.Run.RunID, res.Run.RunID)
+	}
+}
+
+func TestHandleEventRefusesUsers(t *testing.T) {
+	_, d := memSetup(t, testPolicy(nil), "111111111111")
+	raw, err := os.ReadFile("../events/manual-users.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.HandleEvent(t.Context(), raw); !errors.Is(err, app.ErrBadEvent) || !strings.Contains(err.Error(), "users") {
+		t.Errorf("HandleEvent = %v, want an ErrBadEvent about users", err)
+	}
+}
+
+// A dispatcher cut off between its plan and the end of its sending is
+// retried with the same event: it sends every planned message again.
+func TestDispatchResumesAfterCutOff(t *testing.T) {
+	mem, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
+	ctx := t.Context()
+	trigger := store.Trigger{Kind: "schedule", EventID: "schedule:cut"}
+	run := &store.Run{RunID: "org-cut", Trigger: trigger, StartedAt: fixedNow, Counts: map[string]int{}}
+	if err := mem.BeginRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.PlanOrgRun(ctx, "org-cut", store.OrgPlan{Accounts: []string{"111111111111", "222222222222"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Dispatch(ctx, DispatchRequest{Trigger: trigger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := d.Queue.(*MemQueue)
+	if got := messageAccounts(q.Take()); !res.Duplicate || res.Sent != 2 || !cmp.Equal(got, []string{"111111111111", "222222222222"}) {
+		t.Errorf("resume: duplicate %v, sent %d, messages %v", res.Duplicate, res.Sent, got)
+	}
+	if res.Run.DispatchedAt == nil {
+		t.Error("the resumed run is not marked dispatched")
+	}
+	// Dispatched now: a third delivery sends nothing.
+	res, err = d.Dispatch(ctx, DispatchRequest{Trigger: trigger})
+	if err != nil || res.Sent != 0 || len(q.Take()) != 0 {
+		t.Errorf("after the resume: sent %d, err %v", res.Sent, err)
+	}
+}
+
+func TestDispatchRecordsUnsentAccounts(t *testing.T) {
+	mem, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
+	d.Queue = &failingQueue{refuse: map[string]bool{"222222222222": true}}
+	res, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 1 || res.Run.AccountsFailed != 1 || res.Run.AccountsPlanned != 2 {
+		t.Errorf("sent %d, failed %d, planned %d; want 1, 1, 2", res.Sent, res.Run.AccountsFailed, res.Run.AccountsPlanned)
+	}
+	accts, _ := mem.AccountResults(t.Context(), res.Run.RunID)
+	if len(accts) != 1 || accts[0].Account != "222222222222" || !strings.HasPrefix(accts[0].Error, "not queued: ") {
+		t.Errorf("account results = %+v", accts)
+	}
+}
+
+func TestDispatchRefusesToWidenThePolicy(t *testing.T) {
+	p := testPolicy(nil)
+	p.Mode = policy.ModeAudit
+	_, d := memSetup(t, p, "111111111111")
+	res, err := d.HandleEvent(t.Context(), []byte(`{"mode":"enforce"}`))
+	if !errors.Is(err, sweep.ErrPolicy) {
+		t.Fatalf("HandleEvent = %v, want ErrPolicy", err)
+	}
+	if res.Run.Outcome != store.OutcomeFailed || len(d.Queue.(*MemQueue).Take()) != 0 {
+		t.Errorf("outcome %s; a refused run must send nothing", res.Run.Outcome)
+	}
+}
+
+// A failure before the account's run starts is retried, and recorded (and
+// sent on to the dead-letter queue) on the last delivery only.
+func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
+	mem, d := memSetup(t, testPolicy(nil), "111111111111")
+	ctx := t.Context()
+	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := d.Queue.(*MemQueue).Take()[0]
+	w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: failingOpener{}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	for receive := 1; receive <= 2; receive++ {
+		sw := w.Sweep(ctx, msg, receive)
+		if !sw.Retry || sw.Recorded != nil || sw.Err == nil {
+			t.Fatalf("delivery %d: %+v, want a retry with nothing recorded", receive, sw)
+		}
+		if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("delivery %d wrote an account run: %v", receive, err)
+		}
+	}
+	sw := w.Sweep(ctx, msg, 3)
+	if !sw.Retry || sw.Recorded == nil || sw.Recorded.Status != store.AccountFailed {
+		t.Fatalf("last delivery: %+v, want recorded failed and on to the dead-letter queue", sw)
+	}
+	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
+	if o.Outcome != store.OutcomeFailed || o.AccountsFailed != 1 {
+		t.Errorf("organization run: outcome %s, failed %d", o.Outcome, o.AccountsFailed)
+	}
+}
+
+// A redelivered message whose account run is still "running": young, it
+// belongs to a live worker (retry later); old, its worker died (failed).
+func TestWorkerRunningDuplicate(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		age        time.Duration
+		wantRetry  bool
+		wantStatus string
+	}{
+		{"live worker", time.Minute, true, ""},
+		{"dead worker", 20 * time.Minute, false, store.AccountFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, d := memSetup(t, testPolicy(nil), "111111111111")
+			ctx := t.Context()
+			dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := d.Queue.(*MemQueue).Take()[0]
+			// Another worker started the account's run and never finished it.
+			started := &store.Run{
+				RunID: AccountRunID(msg.OrgRunID, msg.AccountID), Account: msg.AccountID, StartedAt: fixedNow.Add(-tc.age),
+				Trigger: store.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID}, Parent: msg.OrgRunID,
+			}
+			if err := mem.BeginRun(ctx, started); err != nil {
+				t.Fatal(err)
+			}
+			w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: idleOpener{}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+			sw := w.Sweep(ctx, msg, 2)
+			status := ""
+			if sw.Recorded != nil {
+				status = sw.Recorded.Status
+			}
+			if sw.Retry != tc.wantRetry || status != tc.wantStatus || !sw.Duplicate {
+				t.Errorf("Sweep = retry %v, status %q, duplicate %v; want %v, %q, true", sw.Retry, status, sw.Duplicate, tc.wantRetry, tc.wantStatus)
+			}
+			run, _ := mem.GetRun(ctx, started.RunID)
+			o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
+			if tc.wantRetry {
+				if run.Outcome != store.OutcomeRunning || o.AccountsFailed != 0 {
+					t.Errorf("a live worker's run was touched: %s, failed %d", run.Outcome, o.AccountsFailed)
+				}
+				return
+			}
+			if run.Outcome != store.OutcomeFailed || !strings.Contains(strings.Join(run.Errors, ";"), "worker stopped") || o.AccountsFailed != 1 {
+				t.Errorf("dead worker's run: %+v; organization failed %d", run, o.AccountsFailed)
+			}
+		})
+	}
+}
+
+func TestWorkerUnknownOrgRun(t *testing.T) {
+	mem := store.NewMem()
+	w := &Worker{Journal: mem, Policies: mem, Accounts: idleOpener{}, Logger: quietLogger()}
+	sw := w.Sweep(t.Context(), NewMessage("org-missing", "111111111111"), 1)
+	if !sw.Retry || !errors.Is(sw.Err, store.ErrNotFound) {
+		t.Errorf("Sweep = %+v, want a retry for a missing organization run", sw)
+	}
+}

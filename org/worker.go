@@ -1,0 +1,304 @@
+package org
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/policy"
+	"github.com/keysweep/keysweep/store"
+	"github.com/keysweep/keysweep/sweep"
+)
+
+// Opener gives a Provider that acts in a member account.
+type Opener interface {
+	Open(ctx context.Context, account, sessionName string) (sweep.Provider, error)
+}
+
+// DefaultMaxReceives matches the account queue's maxReceiveCount in
+// template.yaml: the third failed delivery of a message is its last.
+const DefaultMaxReceives = 3
+
+// Worker sweeps one member account per message.
+//
+// Failure handling: a failure before the account's run could start
+// (assuming the role, reading the organization run or the policy, writing
+// the run record) is reported as a batch item failure, so SQS delivers the
+// message again after its visibility timeout: the role may only just be
+// arriving through a StackSet, DynamoDB may be throttling. On the last
+// delivery (MaxReceives) the account is also recorded as failed, in an
+// account run record and the organization run's counters, and the message
+// goes on to the dead-letter queue, from where an operator can redrive it
+// once the cause is fixed; a redriven message that succeeds turns the
+// account done. Once the account's run has started, its outcome is final,
+// whatever it is: the run is recorded, the account counted, the message
+// deleted. A redelivered message finds the run by its event id and acts
+// on nothing.
+type Worker struct {
+	Journal  Journal
+	Policies app.PolicyStore
+	PolicyID string
+	Accounts Opener
+	// MaxReceives is how many deliveries a message gets; the last failure
+	// is recorded. 0: DefaultMaxReceives. In-process runs use 1.
+	MaxReceives int
+	// StaleAfter is how long an account run may stay "running" before a
+	// redelivery takes its worker for dead; sweep.DefaultSettleAfter when 0.
+	StaleAfter time.Duration
+	// Engine, when set, returns the engine for a member account's provider
+	// (tests tune clocks and margins); by default a plain Engine.
+	Engine func(p sweep.Provider) *sweep.Engine
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Swept is what became of one message.
+type Swept struct {
+	Message Message `json:"message"`
+	// Recorded is the account's result as recorded in the organization run;
+	// nil when nothing was recorded (the message is to be retried).
+	Recorded *store.AccountResult `json:"recorded,omitempty"`
+	// Retry asks for the message to be delivered again.
+	Retry bool `json:"retry,omitempty"`
+	// Duplicate: the account's run had already started.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Summary is the account run's summary when it ran now.
+	Summary *app.Summary `json:"summary,omitempty"`
+	Err     error        `json:"-"`
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (w *Worker) log() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
+func (w *Worker) maxReceives() int {
+	if w.MaxReceives > 0 {
+		return w.MaxReceives
+	}
+	return DefaultMaxReceives
+}
+
+// HandleSQS is the worker Lambda's handler. It reports every message to be
+// retried as a batch item failure (the event source mapping has
+// ReportBatchItemFailures on). A message that cannot be parsed is reported
+// too, so it ends in the dead-letter queue for someone to look at.
+func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		msg, err := ParseMessage([]byte(rec.Body))
+		if err != nil {
+			w.log().Error("refused message", "messageId", rec.MessageId, "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			continue
+		}
+		out := w.Sweep(ctx, msg, receiveCount(rec))
+		if out.Retry {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// receiveCount is the message's delivery number, 1 for the first.
+func receiveCount(rec events.SQSMessage) int {
+	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// RoleSessionName is the session name a worker uses in member accounts; it
+// shows in their CloudTrail.
+func RoleSessionName(orgRunID string) string {
+	name := "keysweep-" + orgRunID
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// Sweep handles one message on its delivery number receive (1 for the first).
+func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
+	log := w.log().With("orgRun", msg.OrgRunID, "account", msg.AccountID, "receive", receive)
+	out := Swept{Message: msg}
+	runID := AccountRunID(msg.OrgRunID, msg.AccountID)
+
+	orgRun, err := w.Journal.GetOrgRun(ctx, msg.OrgRunID)
+	if err != nil {
+		return w.notStarted(ctx, log, msg, receive, nil, out, fmt.Errorf("organization run %s: %w", msg.OrgRunID, err))
+	}
+	p, source, perr := app.LoadPolicy(ctx, w.Policies, w.PolicyID)
+	if perr != nil && !errors.Is(perr, policy.ErrInvalid) {
+		return w.notStarted(ctx, log, msg, receive, orgRun, out, fmt.Errorf("read policy: %w", perr))
+	}
+	prov, err := w.Accounts.Open(ctx, msg.AccountID, RoleSessionName(msg.OrgRunID))
+	if err != nil {
+		return w.notStarted(ctx, log, msg, receive, orgRun, out, err)
+	}
+	req := sweep.Request{
+		Trigger:      store.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID},
+		Policy:       p,
+		PolicySource: source,
+		PolicyErr:    perr,
+		// The organization run's mode is the policy's, or audit when the
+		// run was started audit-only.
+		AuditOnly: orgRun.Mode == policy.ModeAudit,
+		RunID:     runID,
+		Parent:    msg.OrgRunID,
+	}
+	if perr != nil {
+		req.Policy = nil
+	}
+	eng := &sweep.Engine{Provider: prov, Journal: w.Journal, Now: w.Now, Logger: log}
+	if w.Engine != nil {
+		eng = w.Engine(prov)
+	}
+	res, err := eng.Run(ctx, req)
+	if res == nil {
+		// The run record could not be written: nothing was done.
+		return w.notStarted(ctx, log, msg, receive, orgRun, out, err)
+	}
+	if res.Duplicate {
+		return w.duplicate(ctx, log, msg, res.Run.RunID, out)
+	}
+	out.Summary = summarize(res)
+	return w.record(ctx, log, msg, res.Run, err, out)
+}
+
+// notStarted handles a failure before the account's run started: retry
+// while deliveries remain; on the last one also record the account as
+// failed (the retry then sends the message to the dead-letter queue).
+func (w *Worker) notStarted(ctx context.Context, log *slog.Logger, msg Message, receive int, orgRun *store.OrgRun, out Swept, cause error) Swept {
+	out.Err, out.Retry = cause, true
+	if receive < w.maxReceives() {
+		log.Warn("account not swept; the message will be delivered again", "err", cause)
+		return out
+	}
+	log.Error("account not swept on the last delivery: recorded as failed", "err", cause)
+	now := w.now()
+	run := store.Run{
+		RunID:     AccountRunID(msg.OrgRunID, msg.AccountID),
+		Account:   msg.AccountID,
+		Trigger:   store.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID},
+		StartedAt: now, FinishedAt: &now,
+		Counts:  map[string]int{},
+		Outcome: store.OutcomeFailed,
+		Errors:  []string{fmt.Sprintf("not swept after %d deliveries: %v", receive, cause)},
+		Parent:  msg.OrgRunID,
+	}
+	if orgRun != nil {
+		run.PolicyVersion, run.PolicySource, run.Mode = orgRun.PolicyVersion, orgRun.PolicySource, orgRun.Mode
+	}
+	// The records are written even when ctx is done. FinishRun writes the
+	// run without claiming the event id: a redriven message may still
+	// sweep the account.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.Journal.FinishRun(wctx, &run); err != nil {
+		out.Err = errors.Join(cause, fmt.Errorf("record failed account run: %w", err))
+		return out
+	}
+	recorded := w.record(wctx, log, msg, run, cause, out)
+	recorded.Retry = true
+	return recorded
+}
+
+// duplicate handles a message whose account run already started: count the
+// account from that run's record (counting is idempotent); a run still
+// "running" long after any worker could be alive had its worker stopped,
+// and is recorded as failed; a younger one belongs to a live worker, so the
+// message comes back later.
+func (w *Worker) duplicate(ctx context.Context, log *slog.Logger, msg Message, runID string, out Swept) Swept {
+	out.Duplicate = true
+	run, err := w.Journal.GetRun(ctx, runID)
+	if err != nil {
+		out.Err, out.Retry = fmt.Errorf("read account run %s: %w", runID, err), true
+		return out
+	}
+	if run.Outcome == store.OutcomeRunning {
+		stale := w.StaleAfter
+		if stale <= 0 {
+			stale = sweep.DefaultSettleAfter
+		}
+		if w.now().Sub(run.StartedAt) < stale {
+			log.Info("account run still in progress elsewhere; the message will be delivered again", "run", runID)
+			out.Retry = true
+			return out
+		}
+		end := w.now()
+		run.Outcome, run.FinishedAt = store.OutcomeFailed, &end
+		run.DurationMs = end.Sub(run.StartedAt).Milliseconds()
+		run.Errors = append(run.Errors, "the run never finished: its worker stopped (timeout or crash); the next organization run sweeps the account again")
+		if err := w.Journal.FinishRun(ctx, run); err != nil {
+			out.Err, out.Retry = fmt.Errorf("record stopped account run %s: %w", runID, err), true
+			return out
+		}
+	}
+	log.Info("duplicate message: the account's run already happened", "run", runID, "outcome", run.Outcome)
+	return w.record(ctx, log, msg, *run, nil, out)
+}
+
+// record counts the account's run in the organization run. When that
+// fails the message is retried: the redelivery finds the run by its event
+// id and counts it then.
+func (w *Worker) record(ctx context.Context, log *slog.Logger, msg Message, run store.Run, runErr error, out Swept) Swept {
+	res := store.AccountResult{
+		Account: msg.AccountID, RunID: run.RunID, Status: store.AccountDone,
+		Outcome: run.Outcome, Counts: run.Counts, At: w.now(),
+	}
+	if run.Outcome == store.OutcomeFailed {
+		res.Status = store.AccountFailed
+		res.Error = strings.Join(run.Errors, "; ")
+		if res.Error == "" && runErr != nil {
+			res.Error = runErr.Error()
+		}
+	}
+	o, err := w.Journal.RecordAccount(ctx, msg.OrgRunID, res)
+	if err != nil {
+		log.Error("count account in the organization run", "err", err)
+		out.Err, out.Retry = errors.Join(runErr, err), true
+		return out
+	}
+	out.Recorded = &res
+	if out.Err == nil {
+		out.Err = runErr
+	}
+	log.Info("account swept", "run", run.RunID, "status", res.Status, "outcome", run.Outcome, "counts", run.Counts,
+		"orgDone", o.AccountsDone, "orgFailed", o.AccountsFailed, "orgPlanned", o.AccountsPlanned, "orgOutcome", o.Outcome)
+	return out
+}
+
+// summarize is the account run's summary, as the single-account sweeper
+// gives it.
+func summarize(res *sweep.Result) *app.Summary {
+	r := res.Run
+	sum := &app.Summary{
+		RunID: r.RunID, Outcome: r.Outcome, Mode: r.Mode, PolicyVersion: r.PolicyVersion,
+		PolicySource: r.PolicySource, Inventory: r.Inventory, Counts: r.Counts,
+		DurationMs: r.DurationMs, ResumeAfter: r.ResumeAfter, Errors: r.Errors, Decisions: res.Decisions,
+	}
+	for _, d := range res.Decisions {
+		if d.Verdict != policy.Keep || d.Outcome == sweep.OutcomeFailed {
+			sum.Actions = append(sum.Actions, d)
+		}
+	}
+	return sum
+}
