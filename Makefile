@@ -47,6 +47,7 @@ test: venv deps ## Vet, run all Go tests (race detector, local emulator) and lin
 
 lint-template: venv ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint templates/member-role.yaml
 	$(SAM) validate --lint
 
 build: venv ## sam build: every function through its build-<LogicalId> target below
