@@ -1,0 +1,438 @@
+// Package workload builds the benchmark's IAM account (the reference
+// workload W and its size variants), seeds it into the local emulator in one
+// request per few thousand users, and reads back what a run did to it.
+//
+// W (issue 4): 10,000 users holding 20,000 keys (two each); 1% of keys newly
+// stale by age, 1% newly stale by inactivity, 0.5% never used and old, 1%
+// exempt by tag, the rest fresh and in use. Variants keep the proportions.
+package workload
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keysweep/keysweep/policy"
+)
+
+// Category is what a key was seeded to be.
+type Category string
+
+// Key categories. The day counts keep every key at least half a day away
+// from a limit, so a run that lasts hours judges it the same way.
+const (
+	// Fresh: created 1-85 days ago, used in the last 30 days.
+	Fresh Category = "fresh"
+	// StaleAge: newly stale by age: created 91-97 days ago (limit 90),
+	// used in the last 10 days.
+	StaleAge Category = "stale-age"
+	// StaleInactive: newly stale by inactivity: created 50-85 days ago,
+	// last used 46-49 days ago (limit 45).
+	StaleInactive Category = "stale-inactive"
+	// NeverUsedOld: created 46-85 days ago and never used: stale by
+	// inactivity counted from creation (CIS 1.12), not by age.
+	NeverUsedOld Category = "never-used-old"
+	// ExemptStale and ExemptFresh are the two keys of a user tagged
+	// keysweep:exempt=true: the first otherwise stale by age, the second
+	// fresh. Both are exempt by tag.
+	ExemptStale Category = "exempt-tag-stale"
+	ExemptFresh Category = "exempt-tag-fresh"
+	// UsedAfterReport: stale by inactivity in the credential report, then
+	// used after the report was taken (see MarkUsedAfterReport). Not in W;
+	// the side-by-side with Cloud Custodian adds a few.
+	UsedAfterReport Category = "used-after-report"
+)
+
+// Acted reports whether a correct sweep deactivates a key of category c.
+func (c Category) Acted() bool {
+	return c == StaleAge || c == StaleInactive || c == NeverUsedOld
+}
+
+// ExemptTag is the tag that exempts a user, as in the benchmark policy.
+const ExemptTag = policy.DefaultTag
+
+// Spec sizes a workload.
+type Spec struct {
+	Users int
+	// Seed makes the layout reproducible; the same Seed and Users give the
+	// same users, categories and dates relative to Now.
+	Seed uint64
+	// Now is the time the dates are relative to; time.Now when zero.
+	Now time.Time
+	// UsedAfterReport is how many keys to make UsedAfterReport (0 in W).
+	UsedAfterReport int
+}
+
+// Key is one seeded key.
+type Key struct {
+	ID       string     `json:"id"`
+	User     string     `json:"user"`
+	Category Category   `json:"category"`
+	Created  time.Time  `json:"created"`
+	LastUsed *time.Time `json:"lastUsed,omitempty"`
+}
+
+// User is one seeded user.
+type User struct {
+	Name string            `json:"name"`
+	Path string            `json:"path"`
+	Tags map[string]string `json:"tags,omitempty"`
+	Keys []*Key            `json:"keys"`
+}
+
+// Workload is a generated account.
+type Workload struct {
+	Spec  Spec
+	Now   time.Time
+	Users []*User
+}
+
+// Shares of W, in keys (per 10,000 users: 20,000 keys).
+const (
+	shareStaleAge      = 0.01
+	shareStaleInactive = 0.01
+	shareNeverUsedOld  = 0.005
+	shareExemptTag     = 0.01 // both keys of 0.5% of users
+)
+
+// Generate lays out a workload: every user holds two keys.
+func Generate(spec Spec) *Workload {
+	now := spec.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC().Truncate(time.Second)
+	rng := rand.New(rand.NewPCG(spec.Seed, uint64(spec.Users)))
+	n := spec.Users
+	keys := 2 * n
+	w := &Workload{Spec: spec, Now: now, Users: make([]*User, n)}
+	for i := range n {
+		path := "/"
+		switch r := rng.IntN(100); {
+		case r < 10:
+			path = "/service/"
+		case r < 15:
+			path = "/humans/ops/"
+		}
+		w.Users[i] = &User{Name: fmt.Sprintf("user-%06d", i+1), Path: path}
+	}
+
+	// Tagged users first, then the other users' key slots by category.
+	order := rng.Perm(n)
+	tagged := int(float64(keys)*shareExemptTag) / 2
+	cats := make([][2]Category, n)
+	for _, ui := range order[:tagged] {
+		w.Users[ui].Tags = map[string]string{ExemptTag: "true"}
+		cats[ui] = [2]Category{ExemptStale, ExemptFresh}
+	}
+	var slots [][2]int
+	for _, ui := range order[tagged:] {
+		slots = append(slots, [2]int{ui, 0}, [2]int{ui, 1})
+	}
+	rng.Shuffle(len(slots), func(i, j int) { slots[i], slots[j] = slots[j], slots[i] })
+	quota := []struct {
+		c Category
+		n int
+	}{
+		{StaleAge, int(float64(keys) * shareStaleAge)},
+		{StaleInactive, int(float64(keys) * shareStaleInactive)},
+		{NeverUsedOld, int(float64(keys) * shareNeverUsedOld)},
+		{UsedAfterReport, spec.UsedAfterReport},
+	}
+	next := 0
+	for _, q := range quota {
+		for range q.n {
+			s := slots[next]
+			cats[s[0]][s[1]] = q.c
+			next++
+		}
+	}
+	for ui, u := range w.Users {
+		for ki, c := range cats[ui] {
+			if c == "" {
+				c = Fresh
+			}
+			k := &Key{User: u.Name, Category: c}
+			k.Created, k.LastUsed = dates(rng, now, c)
+			if ki == 1 && k.Created.Equal(u.Keys[0].Created) {
+				// Two keys of a user never share a creation second:
+				// the credential report tells them apart by it.
+				k.Created = k.Created.Add(-time.Second)
+			}
+			u.Keys = append(u.Keys, k)
+		}
+	}
+	return w
+}
+
+// dates gives a key of category c its creation and last-use times.
+func dates(rng *rand.Rand, now time.Time, c Category) (time.Time, *time.Time) {
+	const day = 24 * time.Hour
+	ago := func(days int) time.Time {
+		// Half a day past the whole days, plus up to an hour of jitter.
+		return now.Add(-time.Duration(days)*day - 12*time.Hour - time.Duration(rng.IntN(3600))*time.Second)
+	}
+	used := func(days int) *time.Time {
+		// Up to 11 hours past the whole days: never at or before creation.
+		t := now.Add(-time.Duration(days)*day - time.Duration(rng.IntN(11*3600))*time.Second)
+		return &t
+	}
+	between := func(lo, hi int) int { return lo + rng.IntN(hi-lo+1) }
+	switch c {
+	case StaleAge, ExemptStale:
+		return ago(between(91, 97)), used(between(0, 10))
+	case StaleInactive, UsedAfterReport:
+		return ago(between(50, 85)), used(between(46, 49))
+	case NeverUsedOld:
+		return ago(between(46, 85)), nil
+	default: // Fresh, ExemptFresh
+		cd := between(1, 85)
+		return ago(cd), used(between(0, min(cd-1, 30)))
+	}
+}
+
+// Keys lists every key in user order.
+func (w *Workload) Keys() []*Key {
+	var out []*Key
+	for _, u := range w.Users {
+		out = append(out, u.Keys...)
+	}
+	return out
+}
+
+// Counts counts keys by category.
+func (w *Workload) Counts() map[Category]int {
+	m := map[Category]int{}
+	for _, k := range w.Keys() {
+		m[k.Category]++
+	}
+	return m
+}
+
+// WantActed is the set of key ids a correct sweep deactivates.
+func (w *Workload) WantActed() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range w.Keys() {
+		if k.Category.Acted() {
+			m[k.ID] = true
+		}
+	}
+	return m
+}
+
+// Policy is the benchmark's keysweep policy: CIS-like limits (90 days of
+// age, 45 of inactivity), deactivate first, the exemption tag, and caps
+// loose enough for the planned actions (2.5% of the keys) to go ahead.
+func Policy(totalKeys int) *policy.Policy {
+	return &policy.Policy{
+		Version:         "bench-1",
+		Mode:            policy.ModeEnforce,
+		MaxKeyAgeDays:   90,
+		MaxInactiveDays: 45,
+		DeleteAfterDays: 7,
+		BlastRadius:     policy.BlastRadius{MaxActions: max(totalKeys*5/100, 10), MaxPercent: 5},
+		Exemptions:      policy.Exemptions{Tag: ExemptTag},
+	}
+}
+
+type seedKey struct {
+	CreateDate string  `json:"createDate"`
+	LastUsed   *string `json:"lastUsed"`
+}
+
+type seedUser struct {
+	Name string            `json:"name"`
+	Path string            `json:"path"`
+	Tags map[string]string `json:"tags,omitempty"`
+	Keys []seedKey         `json:"keys"`
+}
+
+// Seed creates the workload in the emulator at base (its URL, not the
+// proxy's) through the launcher's bulk route, chunk users a request, and
+// fills in the key ids.
+func (w *Workload) Seed(ctx context.Context, base string, chunk int) error {
+	if chunk <= 0 {
+		chunk = 5000
+	}
+	for lo := 0; lo < len(w.Users); lo += chunk {
+		part := w.Users[lo:min(lo+chunk, len(w.Users))]
+		body := struct {
+			Users []seedUser `json:"users"`
+		}{}
+		for _, u := range part {
+			su := seedUser{Name: u.Name, Path: u.Path, Tags: u.Tags}
+			for _, k := range u.Keys {
+				sk := seedKey{CreateDate: k.Created.Format(time.RFC3339)}
+				if k.LastUsed != nil {
+					s := k.LastUsed.Format(time.RFC3339)
+					sk.LastUsed = &s
+				}
+				su.Keys = append(su.Keys, sk)
+			}
+			body.Users = append(body.Users, su)
+		}
+		var out struct {
+			Keys map[string][]string `json:"keys"`
+		}
+		if err := control(ctx, base, "iam/seed", body, &out); err != nil {
+			return fmt.Errorf("seed users %d-%d: %w", lo+1, lo+len(part), err)
+		}
+		for _, u := range part {
+			ids := out.Keys[u.Name]
+			if len(ids) != len(u.Keys) {
+				return fmt.Errorf("seed %s: got %d key ids, want %d", u.Name, len(ids), len(u.Keys))
+			}
+			for i, id := range ids {
+				u.Keys[i].ID = id
+			}
+		}
+	}
+	return nil
+}
+
+// TakeReport makes the emulator's credential report behave like IAM's (a
+// snapshot reused for four hours) and takes the snapshot now, through
+// client (pointed at the emulator, not the proxy, so it is not counted).
+func TakeReport(ctx context.Context, base string, client *iam.Client) error {
+	if err := control(ctx, base, "iam/report", map[string]any{"mode": "snapshot"}, nil); err != nil {
+		return err
+	}
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		return fmt.Errorf("take the report snapshot: %w", err)
+	}
+	return nil
+}
+
+// MarkUsedAfterReport records a use a minute ago of every UsedAfterReport
+// key: call it after TakeReport, so the report still shows them stale.
+func (w *Workload) MarkUsedAfterReport(ctx context.Context, base string) error {
+	t := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	for _, k := range w.Keys() {
+		if k.Category != UsedAfterReport {
+			continue
+		}
+		if err := control(ctx, base, "iam/keys/"+k.ID, map[string]any{"lastUsed": t.Format(time.RFC3339)}, nil); err != nil {
+			return err
+		}
+		k.LastUsed = &t
+	}
+	return nil
+}
+
+// Reset empties the emulator (IAM, DynamoDB, report mode).
+func Reset(ctx context.Context, base string) error {
+	return control(ctx, base, "reset", struct{}{}, nil)
+}
+
+// Key states State reports.
+const (
+	StateActive   = "Active"
+	StateInactive = "Inactive"
+	StateDeleted  = "Deleted"
+)
+
+// State reads every seeded key's state now from a live credential report
+// (two calls through client, which must point at the emulator itself):
+// Active, Inactive or Deleted, by key id. The report has no key ids; a
+// user's keys are told apart by creation second, which Generate keeps
+// distinct.
+func (w *Workload) State(ctx context.Context, base string, client *iam.Client) (map[string]string, error) {
+	if err := control(ctx, base, "iam/report", map[string]any{"mode": "live"}, nil); err != nil {
+		return nil, err
+	}
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		return nil, fmt.Errorf("generate report: %w", err)
+	}
+	out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		return nil, fmt.Errorf("get report: %w", err)
+	}
+	r := csv.NewReader(bytes.NewReader(out.Content))
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("report header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[h] = i
+	}
+	type slot struct {
+		active  bool
+		created time.Time
+	}
+	seen := map[string][]slot{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		for _, s := range []string{"access_key_1", "access_key_2"} {
+			t, err := time.Parse(time.RFC3339, rec[col[s+"_last_rotated"]])
+			if err != nil {
+				continue // N/A: no key in this slot
+			}
+			seen[rec[col["user"]]] = append(seen[rec[col["user"]]], slot{rec[col[s+"_active"]] == "true", t.UTC()})
+		}
+	}
+	states := map[string]string{}
+	for _, u := range w.Users {
+		for _, k := range u.Keys {
+			states[k.ID] = StateDeleted
+			for _, s := range seen[u.Name] {
+				if s.created.Equal(k.Created) {
+					states[k.ID] = map[bool]string{true: StateActive, false: StateInactive}[s.active]
+				}
+			}
+		}
+	}
+	return states, nil
+}
+
+// control calls one of the launcher's /_keysweep/ routes.
+func control(ctx context.Context, base, route string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/_keysweep/"+route, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("emulator %s: %w", route, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("emulator %s: %w", route, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("emulator %s: %s: %s", route, resp.Status, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("emulator %s: decode: %w", route, err)
+		}
+	}
+	return nil
+}
+
+// IAMClient returns an IAM client on cfg whose endpoint is base.
+func IAMClient(cfg aws.Config, base string) *iam.Client {
+	return iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(base) })
+}
