@@ -453,6 +453,8 @@ func (a *API) startSweep(ctx context.Context, rq *request) (*reply, error) {
 		payload[k] = v
 	}
 	payload["runId"], _ = json.Marshal(runID)
+	// The sweeper records who asked on the run's trigger.
+	payload["requestedBy"], _ = json.Marshal(rq.actor)
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return nil, badRequest("invalid_body", "body: "+err.Error())

@@ -83,7 +83,6 @@ type LocalStarter struct {
 // StartSweep: see LocalStarter. The sweep outlives the request's context.
 func (l *LocalStarter) StartSweep(ctx context.Context, s SweepStart) error {
 	ev := s.Event
-	ev.Source = s.Actor
 	timeout := l.Timeout
 	if timeout <= 0 {
 		timeout = 15 * time.Minute

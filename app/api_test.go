@@ -488,7 +488,7 @@ func TestAPIStartSweepInvokesSweeperAsynchronously(t *testing.T) {
 		t.Errorf("invocation %s %s", aws.ToString(in.FunctionName), in.InvocationType)
 	}
 	ev, err := app.ParseSweepEvent(in.Payload)
-	if err != nil || ev.RunID != an.str("runId") || !cmp.Equal(ev.Users, []string{"alice"}) || ev.Kind != "manual" {
+	if err != nil || ev.RunID != an.str("runId") || !cmp.Equal(ev.Users, []string{"alice"}) || ev.Kind != "api" || ev.Source != fixtureCaller {
 		t.Errorf("payload %s parses to %+v, %v", in.Payload, ev, err)
 	}
 	run, err := e.deps.Store.GetRun(e.ctx(), ev.RunID)

@@ -46,6 +46,9 @@ type ManualPayload struct {
 	Users []string `json:"users,omitempty"`
 	// RunID names the run (used by the API's POST /sweeps).
 	RunID string `json:"runId,omitempty"`
+	// RequestedBy is the API caller who asked for the sweep (set by the
+	// API, recorded as the run's trigger).
+	RequestedBy string `json:"requestedBy,omitempty"`
 }
 
 // MaxEventBytes bounds an event payload.
@@ -80,12 +83,18 @@ func ParseSweepEvent(raw []byte) (SweepEvent, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return SweepEvent{}, fmt.Errorf("%w: manual payload: %v (fields: eventId, mode, users, runId)", ErrBadEvent, err)
+		return SweepEvent{}, fmt.Errorf("%w: manual payload: %v (fields: eventId, mode, users, runId, requestedBy)", ErrBadEvent, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return SweepEvent{}, fmt.Errorf("%w: manual payload: trailing data after the JSON object", ErrBadEvent)
 	}
 	ev := SweepEvent{Kind: "manual", EventID: m.EventID, RunID: m.RunID}
+	if m.RequestedBy != "" {
+		if len(m.RequestedBy) > 2048 || strings.ContainsFunc(m.RequestedBy, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return SweepEvent{}, fmt.Errorf("%w: requestedBy: must be at most 2048 printable characters", ErrBadEvent)
+		}
+		ev.Kind, ev.Source = "api", m.RequestedBy
+	}
 	switch m.Mode {
 	case "":
 	case "audit":
