@@ -79,3 +79,4 @@ events: venv ## Regenerate the SAM-generated payloads in events/ (see events/REA
 	$(VENV)/bin/python -c 'import json, sys; p = sys.argv[1]; e = json.load(open(p)); \
 		e["pathParameters"] = {"accessKeyId": "AKIAEXAMPLE"}; \
 		open(p, "w").write(json.dumps(e, indent=2) + "\n")' events/api-revoke.json
+	SAM=$(SAM) PYTHON=$(VENV)/bin/python bash events/generate-api-events.sh
