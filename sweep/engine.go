@@ -66,6 +66,9 @@ type Engine struct {
 	Concurrency int
 	// Progress, when set, is told how far a run got (stage, done, total).
 	Progress func(stage string, done, total int)
+	// ResolveAll reads every user's keys live, not only candidates' (one
+	// ListAccessKeys per user): a plan that lists every key with its id.
+	ResolveAll bool
 	// SettleAfter is how old an unsettled intent must be before a run
 	// settles it; younger ones may belong to a run still in flight.
 	// DefaultSettleAfter when zero.
@@ -417,7 +420,7 @@ func (e *Engine) judge(ctx context.Context, p *policy.Policy, users []User, resu
 	var out []KeyDecision
 	var cands []candidate
 	for _, u := range rotate(users, resume) {
-		screened := false
+		screened := e.ResolveAll && len(u.Keys) > 0
 		for _, k := range u.Keys {
 			// A stale key spared by a known exemption is a candidate too:
 			// its exempt decision is recorded, and a record needs its id.
@@ -550,7 +553,7 @@ func (e *Engine) resolve(ctx context.Context, p *policy.Policy, c *candidate, no
 				exemptStale = exemptStale || (d.Verdict == policy.Exempt && d.Stale)
 				ds = append(ds, keyDecision(k, d, slot+1))
 			}
-			if !exemptStale {
+			if !exemptStale && !e.ResolveAll {
 				c.live = []policy.Key{}
 				c.decisions = ds
 				return nil

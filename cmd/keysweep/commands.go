@@ -22,7 +22,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	output := fs.String("output", "table", "table, json or csv")
 	file := fs.String("policy", "", "judge with this policy file (JSON or YAML) instead of the stored policy")
 	users := fs.String("users", "", "only these users (comma separated)")
-	all := fs.Bool("all", false, "table output: list kept keys too (json and csv always do)")
+	all := fs.Bool("all", false, "list every key with its id, kept ones too (reads each user's keys: one IAM call per user)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +62,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// A plan reads the audit table for keysweep's own state when it can.
 	eng := engineFor(d, stderr)
+	eng.ResolveAll = *all
 	if c.auditTable == "" {
 		eng.Journal = store.NewMem()
 	}
@@ -113,13 +114,14 @@ func parseDate(s string) (time.Time, error) {
 }
 
 func cmdSweep(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sweep", "sweep [--audit] [--users a,b] [--event-id ID] [--output table|json|csv]", stdout)
+	fs := newFlagSet("sweep", "sweep [--audit] [--users a,b] [--event-id ID] [--output table|json|csv] [--org [--role NAME] [--external-id ID] [--concurrency N]]", stdout)
 	var c common
 	c.register(fs)
 	audit := fs.Bool("audit", false, "audit only for this run, whatever the policy's mode")
 	users := fs.String("users", "", "only these users (comma separated)")
 	eventID := fs.String("event-id", "", "de-duplication id: a second sweep with the same id does nothing")
 	output := fs.String("output", "table", "table, json or csv")
+	orgf := registerOrgFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -134,6 +136,9 @@ func cmdSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ev, err := app.ParseSweepEvent(raw)
 	if err != nil {
 		return usageError{err}
+	}
+	if orgf.enabled {
+		return sweepOrg(ctx, &c, orgf, ev, *output, stdout, stderr)
 	}
 	d, err := c.deps(ctx, true)
 	if err != nil {

@@ -159,6 +159,10 @@ func TestPlanOutputs(t *testing.T) {
 		t.Errorf("summary: %s", stderr)
 	}
 
+	if code, stdout, _ := cli(t, "plan", "--policy", pol, "--all"); code != 0 || !strings.Contains(stdout, ids["alice"]) {
+		t.Errorf("plan --all does not list alice's kept key by id:\n%s", stdout)
+	}
+
 	code, stdout, _ = cli(t, "plan", "--policy", pol, "--output", "json")
 	var doc struct {
 		Plan struct {
