@@ -20,7 +20,8 @@ LAMBDA_GOENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_GOBUILD := go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 .PHONY: help venv deps test vet lint-template build demo events \
-	build-SweeperFunction build-ApiFunction build-DispatcherFunction build-WorkerFunction
+	build-SweeperFunction build-ApiFunction build-DispatcherFunction build-WorkerFunction \
+	venv-bench bench bench-lambda
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -80,3 +81,31 @@ events: venv ## Regenerate the SAM-generated payloads in events/ (see events/REA
 		e["pathParameters"] = {"accessKeyId": "AKIAEXAMPLE"}; \
 		open(p, "w").write(json.dumps(e, indent=2) + "\n")' events/api-revoke.json
 	SAM=$(SAM) PYTHON=$(VENV)/bin/python bash events/generate-api-events.sh
+
+# --- Performance (docs/PERFORMANCE.md) ---------------------------------------
+# Cloud Custodian lives in its own venv, pinned by requirements-bench.txt.
+BENCH_VENV := .venv-bench
+# Where `make bench` appends its results, one JSON line per run.
+BENCH_OUT  ?= bench/results/run.jsonl
+BENCH      := go run ./bench/cmd/keysweep-bench -out $(BENCH_OUT)
+
+venv-bench: $(BENCH_VENV)/.stamp ## Create .venv-bench with Cloud Custodian for make bench
+
+$(BENCH_VENV)/.stamp: requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+# The figures in docs/PERFORMANCE.md, in the order they were taken. About
+# three hours on 2 cores: runs at IAM's rate (10/s) take calls ÷ 10 seconds.
+bench: venv venv-bench bench-lambda ## Reproduce docs/PERFORMANCE.md (hours; results in BENCH_OUT)
+	$(BENCH) -label real-1k -variants 1000 -tools fast,fast-notags,fast-memjournal,fallback,naive,c7n
+	$(BENCH) -label real-w -variants 10000 -tools fast,fast-memjournal,c7n
+	$(BENCH) -label real-50k -variants 50000 -tools fast
+	$(BENCH) -label side-by-side -variants 1000,10000 -tools fast,c7n -used-after-report 0.005
+	$(BENCH) -label steady-state -variants 10000 -tools fast,c7n -stale-scale 0.1
+	$(BENCH) -label latency-100ms -variants 1000 -tools fast,fast-memjournal -latency 100ms
+	$(BENCH) -label scaled-w -variants 10000 -tools fast,fallback,naive,c7n -rate 100 -burst 200
+
+bench-lambda: ## Size and start-up time of the sweeper's Lambda binary
+	go run ./bench/cmd/keysweep-bench lambda

@@ -58,10 +58,14 @@ type Config struct {
 }
 
 // OpStats counts one IAM action: requests sent on to the upstream, and
-// requests answered with Throttling.
+// requests answered with Throttling; and when the first and the last were
+// served, in seconds since the proxy started or was reset (a sweep's
+// phases show in them).
 type OpStats struct {
-	Served    int `json:"served"`
-	Throttled int `json:"throttled"`
+	Served      int     `json:"served"`
+	Throttled   int     `json:"throttled"`
+	FirstServed float64 `json:"firstServed,omitempty"`
+	LastServed  float64 `json:"lastServed,omitempty"`
 }
 
 // Stats is what the proxy saw since it started or was last reset.
@@ -71,6 +75,10 @@ type Stats struct {
 	// Other counts requests to other services, by "Service.Action"
 	// ("dynamodb.PutItem", "sts.GetCallerIdentity").
 	Other map[string]int `json:"other"`
+	// UpstreamSeconds is the time the upstream (the emulator) took to
+	// answer, summed by service ("iam", "dynamodb"): what of a run's wall
+	// time is the emulator's own speed.
+	UpstreamSeconds map[string]float64 `json:"upstreamSeconds"`
 }
 
 // Served is the number of IAM requests sent on to the upstream.
@@ -98,8 +106,10 @@ type Proxy struct {
 	bucket *bucket
 
 	mu    sync.Mutex
+	since time.Time
 	iam   map[string]OpStats
 	other map[string]int
+	up    map[string]float64
 }
 
 // New returns a Proxy in front of cfg.Upstream.
@@ -129,7 +139,7 @@ func New(cfg Config) (*Proxy, error) {
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}
-	p := &Proxy{cfg: cfg, rp: rp, iam: map[string]OpStats{}, other: map[string]int{}}
+	p := &Proxy{cfg: cfg, rp: rp, since: time.Now(), iam: map[string]OpStats{}, other: map[string]int{}, up: map[string]float64{}}
 	p.bucket = newBucket(cfg.Rate, cfg.Burst, cfg.Now)
 	return p, nil
 }
@@ -138,15 +148,17 @@ func New(cfg Config) (*Proxy, error) {
 func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{IAM: maps.Clone(p.iam), Other: maps.Clone(p.other)}
+	return Stats{IAM: maps.Clone(p.iam), Other: maps.Clone(p.other), UpstreamSeconds: maps.Clone(p.up)}
 }
 
 // Reset zeroes the counts and fills the bucket, so that each measured run
 // starts alike.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
+	p.since = time.Now()
 	p.iam = map[string]OpStats{}
 	p.other = map[string]int{}
+	p.up = map[string]float64{}
 	p.mu.Unlock()
 	p.bucket.fill()
 }
@@ -175,7 +187,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.other[service+"."+action]++
 		p.mu.Unlock()
-		p.rp.ServeHTTP(w, r)
+		p.forward(w, r, service)
 		return
 	}
 
@@ -184,6 +196,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := p.iam[action]
 	if admitted {
 		s.Served++
+		s.LastServed = time.Since(p.since).Seconds()
+		if s.Served == 1 {
+			s.FirstServed = s.LastServed
+		}
 	} else {
 		s.Throttled++
 	}
@@ -197,7 +213,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteThrottling(w)
 		return
 	}
+	p.forward(w, r, service)
+}
+
+// forward sends r to the upstream and adds the time it took to service's.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, service string) {
+	start := time.Now()
 	p.rp.ServeHTTP(w, r)
+	d := time.Since(start).Seconds()
+	p.mu.Lock()
+	p.up[service] += d
+	p.mu.Unlock()
 }
 
 // Classify names the service and action of an AWS request: the service from

@@ -71,6 +71,12 @@ type Spec struct {
 	Now time.Time
 	// UsedAfterReport is how many keys to make UsedAfterReport (0 in W).
 	UsedAfterReport int
+	// StaleScale multiplies the shares of newly stale keys (age,
+	// inactivity, never used); 0 means 1, as in W. A daily sweep's steady
+	// state is nearer 0.1: about 1/90 of the keys reach the age limit in a
+	// day, where W has 2.5% of the keys newly stale at once. The exempt
+	// users stay at 1% of the keys.
+	StaleScale float64
 }
 
 // Key is one seeded key.
@@ -140,13 +146,17 @@ func Generate(spec Spec) *Workload {
 		slots = append(slots, [2]int{ui, 0}, [2]int{ui, 1})
 	}
 	rng.Shuffle(len(slots), func(i, j int) { slots[i], slots[j] = slots[j], slots[i] })
+	scale := spec.StaleScale
+	if scale <= 0 {
+		scale = 1
+	}
 	quota := []struct {
 		c Category
 		n int
 	}{
-		{StaleAge, int(float64(keys) * shareStaleAge)},
-		{StaleInactive, int(float64(keys) * shareStaleInactive)},
-		{NeverUsedOld, int(float64(keys) * shareNeverUsedOld)},
+		{StaleAge, int(float64(keys) * shareStaleAge * scale)},
+		{StaleInactive, int(float64(keys) * shareStaleInactive * scale)},
+		{NeverUsedOld, int(float64(keys) * shareNeverUsedOld * scale)},
 		{UsedAfterReport, spec.UsedAfterReport},
 	}
 	next := 0

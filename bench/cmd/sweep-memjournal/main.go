@@ -1,0 +1,64 @@
+// Command sweep-memjournal is a diagnostic for the benchmark: it runs the
+// sweeper handler exactly as `keysweep sweep` does (app.Sweeper, the same
+// engine, provider, SDK and retryer, reading IAM through AWS_ENDPOINT_URL)
+// but keeps the audit trail in memory (store.Mem) instead of DynamoDB.
+//
+// The emulator's DynamoDB copies a whole table on every TransactWriteItems,
+// so on a large account it, not IAM, sets the pace of acting; this run
+// shows what the IAM side alone takes. It is not a way to run keysweep.
+//
+//	sweep-memjournal -policy policy.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/awsiam"
+	"github.com/keysweep/keysweep/policy"
+	"github.com/keysweep/keysweep/store"
+	"github.com/keysweep/keysweep/sweep"
+)
+
+func main() {
+	file := flag.String("policy", "", "policy file, JSON or YAML (required)")
+	noReport := flag.Bool("no-report", false, "skip the credential report")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *file, *noReport); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep-memjournal:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, file string, noReport bool) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Parse(data)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", file, err)
+	}
+	cfg := app.Config{PolicyTable: "unused", AuditTable: "unused", Retention: 400 * 24 * time.Hour}
+	d, err := app.NewDeps(ctx, cfg, awsiam.Options{NoReport: noReport})
+	if err != nil {
+		return err
+	}
+	h := &app.Sweeper{Engine: &sweep.Engine{Provider: d.Provider, Journal: store.NewMem()}, Policy: p, ManualKind: "cli"}
+	sum, err := h.Run(ctx, app.SweepEvent{Kind: "manual"})
+	if sum != nil {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+	}
+	return err
+}
