@@ -165,7 +165,8 @@ func (e *benchEnv) childEnv(extra ...string) []string {
 // child is one finished tool process.
 type child struct {
 	wall   time.Duration
-	maxRSS int64 // bytes
+	maxRSS int64         // bytes
+	cpu    time.Duration // user + system
 	exit   int
 	stdout []byte
 	stderr string
@@ -192,6 +193,7 @@ func runChild(ctx context.Context, name string, args, env []string, dir string) 
 	c.exit = cmd.ProcessState.ExitCode()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		c.maxRSS = ru.Maxrss * 1024 // Linux reports KiB
+		c.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return c, nil
 }

@@ -43,6 +43,7 @@ type result struct {
 	RateBoundSeconds float64 `json:"rateBoundSeconds,omitempty"` // IAMCalls / Rate
 	WallOverBound    float64 `json:"wallOverBound,omitempty"`
 	MaxRSSMiB        float64 `json:"maxRssMiB"`
+	CPUSeconds       float64 `json:"cpuSeconds"` // the child's user + system time
 
 	Exit    int    `json:"exit"`
 	Outcome string `json:"outcome,omitempty"` // the tool's own word for how it ended
@@ -77,7 +78,7 @@ func newResult(o options, n int, tool string, w *workload.Workload, want map[str
 		PreReport: o.preReport, UsedAfterReport: w.Counts()[workload.UsedAfterReport],
 		IAMCalls: stats.Served(), Throttled: stats.Throttled(), Other: stats.Other, Upstream: stats.UpstreamSeconds,
 		IAMByAction: map[string]int{}, ThrottledByAction: map[string]int{}, Served: map[string][2]float64{},
-		WallSeconds: c.wall.Seconds(), MaxRSSMiB: float64(c.maxRSS) / (1 << 20), Exit: c.exit,
+		WallSeconds: c.wall.Seconds(), MaxRSSMiB: float64(c.maxRSS) / (1 << 20), CPUSeconds: c.cpu.Seconds(), Exit: c.exit,
 		Acted: map[workload.Category]int{}, Missed: map[workload.Category]int{}, Extra: map[workload.Category]int{},
 	}
 	for a, s := range stats.IAM {
