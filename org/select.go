@@ -49,10 +49,10 @@ type Skip struct {
 // Selection is the outcome of Select.
 type Selection struct {
 	// Accounts are the accounts to sweep, sorted by id.
-	Accounts []Account
+	Accounts []Account `json:"accounts"`
 	// Skipped are accounts in scope that are not swept: not active,
 	// excluded by the deny list, or allow-listed but not in the organization.
-	Skipped []Skip
+	Skipped []Skip `json:"skipped,omitempty"`
 }
 
 // IDs returns the selected account ids.

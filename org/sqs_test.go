@@ -170,7 +170,7 @@ func TestSQSFanOut(t *testing.T) {
 		t.Errorf("done, failed, deactivated = %v, outcome %s; want [2 1 2], %s", got, run.Outcome, store.OutcomeWithFailures)
 	}
 	ar, err := o.journal.GetRun(ctx, AccountRunID(orgRunID, broken.id))
-	if err != nil || ar.Outcome != store.OutcomeFailed || !strings.Contains(strings.Join(ar.Errors, ";"), "not swept after 3 deliveries") {
+	if err != nil || ar.Outcome != store.OutcomeFailed || !strings.Contains(strings.Join(ar.Errors, ";"), "not swept on delivery 3 of 3") {
 		t.Fatalf("failed account run = %+v, %v", ar, err)
 	}
 	if got := o.keyStatus(t, broken, "bob", broken.stale); got != "Active" {

@@ -201,7 +201,7 @@ func (w *Worker) notStarted(ctx context.Context, log *slog.Logger, msg Message, 
 		StartedAt: now, FinishedAt: &now,
 		Counts:  map[string]int{},
 		Outcome: store.OutcomeFailed,
-		Errors:  []string{fmt.Sprintf("not swept after %d deliveries: %v", receive, cause)},
+		Errors:  []string{fmt.Sprintf("not swept on delivery %d of %d: %v", receive, w.maxReceives(), cause)},
 		Parent:  msg.OrgRunID,
 	}
 	if orgRun != nil {
