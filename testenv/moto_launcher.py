@@ -128,6 +128,7 @@ class State:
 
 
 STATE = State()
+DYNAMODB_LOCK = threading.Lock()  # see Middleware.__call__
 
 
 # --- Credential report: IAM-like snapshots and a true GeneratedTime ----------
@@ -392,6 +393,12 @@ class Middleware:
             status, headers, payload = fault_response(op, fault, environ)
             start_response(status, headers + [("Content-Length", str(len(payload)))])
             return [payload]
+        if op.startswith("DynamoDB."):
+            # DynamoDB applies each request atomically; moto takes no lock (a
+            # failed transaction even restores the table as it was when it
+            # began, undoing concurrent writes), so serve them one at a time.
+            with DYNAMODB_LOCK:
+                return list(self.moto_app(environ, start_response))
         return self.moto_app(environ, start_response)
 
     def control(self, route: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
