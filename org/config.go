@@ -11,7 +11,7 @@ import (
 // Environment variables of the dispatcher and worker functions (besides
 // app's table variables), set by template.yaml.
 const (
-	EnvQueueURL    = "ACCOUNT_QUEUE_URL"  // dispatcher: the account queue
+	EnvQueueURL    = "ACCOUNT_QUEUE_URL"  // dispatcher, worker: the account queue
 	EnvRoleName    = "MEMBER_ROLE_NAME"   // worker, CLI: the member role's name
 	EnvExternalID  = "MEMBER_EXTERNAL_ID" // worker, CLI: the member role's external id
 	EnvPartition   = "KEYSWEEP_PARTITION" // worker: aws, aws-cn, aws-us-gov

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -98,4 +99,36 @@ func (q *MemQueue) Take() []Message {
 	out := q.msgs
 	q.msgs = nil
 	return out
+}
+
+// Delayer makes a received message visible again after d.
+type Delayer interface {
+	Delay(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
+// SQSVisibilityAPI is the part of the SQS client a Delayer uses;
+// *sqs.Client satisfies it.
+type SQSVisibilityAPI interface {
+	ChangeMessageVisibility(ctx context.Context, params *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+var _ SQSVisibilityAPI = (*sqs.Client)(nil)
+
+// SQSDelayer changes a message's visibility on the account queue.
+type SQSDelayer struct {
+	API SQSVisibilityAPI
+	URL string
+}
+
+var _ Delayer = (*SQSDelayer)(nil)
+
+// Delay implements Delayer.
+func (q *SQSDelayer) Delay(ctx context.Context, receiptHandle string, d time.Duration) error {
+	_, err := q.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(q.URL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: int32(d / time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("change message visibility: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -69,8 +70,9 @@ func receive(t *testing.T, client *sqs.Client, url string) []events.SQSEvent {
 }
 
 // settle does what the event source mapping does with the worker's answer:
-// delete the messages that succeeded; the failed ones become visible again
-// (here at once, instead of after the visibility timeout).
+// delete the messages that succeeded. The failed ones stay invisible for
+// the queue's visibility timeout (a minute here) unless the worker's
+// Delayer shortened it.
 func settle(t *testing.T, client *sqs.Client, url string, ev events.SQSEvent, resp events.SQSEventResponse) {
 	t.Helper()
 	failed := map[string]bool{}
@@ -78,14 +80,11 @@ func settle(t *testing.T, client *sqs.Client, url string, ev events.SQSEvent, re
 		failed[f.ItemIdentifier] = true
 	}
 	for _, r := range ev.Records {
-		var err error
 		if failed[r.MessageId] {
-			_, err = client.ChangeMessageVisibility(t.Context(), &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: aws.String(r.ReceiptHandle), VisibilityTimeout: 0})
-		} else {
-			_, err = client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: aws.String(r.ReceiptHandle)})
+			continue
 		}
-		if err != nil {
-			t.Fatalf("settle message %s: %v", r.MessageId, err)
+		if _, err := client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: aws.String(r.ReceiptHandle)}); err != nil {
+			t.Fatalf("delete message %s: %v", r.MessageId, err)
 		}
 	}
 }
@@ -116,6 +115,11 @@ func TestSQSFanOut(t *testing.T) {
 	client, url, dlqURL := o.queues(t)
 	d := o.dispatcher(&SQSQueue{API: client, URL: url})
 	w := o.worker()
+	// The worker makes a failed message visible again itself; at once here
+	// instead of after minutes.
+	var delays []time.Duration
+	w.Delay = &SQSDelayer{API: client, URL: url}
+	w.RetryDelay = func(receive int) time.Duration { delays = append(delays, DefaultRetryDelay(receive)); return 0 }
 
 	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "schedule", EventID: "schedule:e1"}})
 	if err != nil {
@@ -157,6 +161,10 @@ func TestSQSFanOut(t *testing.T) {
 	wantHandled := map[string][]string{m[0].id: {"1"}, m[1].id: {"1"}, broken.id: {"1", "2", "3"}}
 	if diff := cmp.Diff(wantHandled, handled); diff != "" {
 		t.Errorf("deliveries by account (-want +got):\n%s", diff)
+	}
+	// Retried after 1 and 4 minutes; the third failure goes on at once.
+	if diff := cmp.Diff([]time.Duration{time.Minute, 4 * time.Minute}, delays); diff != "" {
+		t.Errorf("retry delays (-want +got):\n%s", diff)
 	}
 	dead := queueBodies(t, client, dlqURL)
 	if want := []string{NewMessage(orgRunID, broken.id).Body()}; !cmp.Equal(want, dead) {

@@ -311,3 +311,11 @@ func TestWorkerUnknownOrgRun(t *testing.T) {
 		t.Errorf("Sweep = %+v, want a retry for a missing organization run", sw)
 	}
 }
+
+func TestDefaultRetryDelay(t *testing.T) {
+	got := []time.Duration{DefaultRetryDelay(1), DefaultRetryDelay(2), DefaultRetryDelay(3), DefaultRetryDelay(40)}
+	want := []time.Duration{time.Minute, 4 * time.Minute, 15 * time.Minute, 15 * time.Minute}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

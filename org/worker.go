@@ -52,6 +52,14 @@ type Worker struct {
 	// StaleAfter is how long an account run may stay "running" before a
 	// redelivery takes its worker for dead; sweep.DefaultSettleAfter when 0.
 	StaleAfter time.Duration
+	// Delay, when set, makes a message to be retried visible again after
+	// RetryDelay instead of the queue's visibility timeout (90 minutes, six
+	// times the longest run): a role still arriving through a StackSet is
+	// retried within minutes.
+	Delay Delayer
+	// RetryDelay gives the delay after a failed delivery; DefaultRetryDelay
+	// when nil.
+	RetryDelay func(receive int) time.Duration
 	// Engine, when set, returns the engine for a member account's provider
 	// (tests tune clocks and margins); by default a plain Engine.
 	Engine func(p sweep.Provider) *sweep.Engine
@@ -108,12 +116,43 @@ func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			continue
 		}
-		out := w.Sweep(ctx, msg, receiveCount(rec))
+		n := receiveCount(rec)
+		out := w.Sweep(ctx, msg, n)
 		if out.Retry {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			w.delay(ctx, rec, n)
 		}
 	}
 	return resp, nil
+}
+
+// DefaultRetryDelay waits 1, 4, then 15 minutes (at most) after failed
+// deliveries; after the last one the message goes on to the dead-letter
+// queue at once.
+func DefaultRetryDelay(receive int) time.Duration {
+	d := time.Minute
+	for i := 1; i < receive && d < 15*time.Minute; i++ {
+		d *= 4
+	}
+	return min(d, 15*time.Minute)
+}
+
+// delay shortens a failed message's invisibility. Failing that, the queue's
+// visibility timeout applies: later, never lost.
+func (w *Worker) delay(ctx context.Context, rec events.SQSMessage, receive int) {
+	if w.Delay == nil || rec.ReceiptHandle == "" {
+		return
+	}
+	d := time.Duration(0)
+	if receive < w.maxReceives() {
+		d = DefaultRetryDelay(receive)
+		if w.RetryDelay != nil {
+			d = w.RetryDelay(receive)
+		}
+	}
+	if err := w.Delay.Delay(ctx, rec.ReceiptHandle, d); err != nil {
+		w.log().Warn("shorten the retry delay; the queue's visibility timeout applies", "messageId", rec.MessageId, "err", err)
+	}
 }
 
 // receiveCount is the message's delivery number, 1 for the first.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keysweep/keysweep/app"
@@ -36,6 +37,11 @@ func main() {
 		logger.Error("configuration", "err", err)
 		os.Exit(1)
 	}
+	queueURL, err := org.QueueURLFromEnv()
+	if err != nil {
+		logger.Error("configuration", "err", err)
+		os.Exit(1)
+	}
 	deps, err := app.NewDeps(context.Background(), cfg, awsiam.Options{Logger: logger})
 	if err != nil {
 		logger.Error("aws clients", "err", err)
@@ -55,6 +61,7 @@ func main() {
 			Logger:     logger,
 		},
 		MaxReceives: maxReceives,
+		Delay:       &org.SQSDelayer{API: sqs.NewFromConfig(deps.AWS), URL: queueURL},
 		Logger:      logger,
 	}
 	lambda.Start(w.HandleSQS)
