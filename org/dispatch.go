@@ -122,19 +122,14 @@ func (d *Dispatcher) HandleEvent(ctx context.Context, raw json.RawMessage) (*Dis
 
 // Dispatch starts one organization run. A trigger whose event already
 // started a run does nothing, unless that run was cut off while sending its
-// messages: then they are sent again (workers de-duplicate by event id, so
-// an account that already got its message is not swept twice).
+// messages (then they are sent again: workers de-duplicate by event id, so
+// an account that already got its message is not swept twice), or failed
+// before it planned anything (then it starts over under the same id).
 func (d *Dispatcher) Dispatch(ctx context.Context, req DispatchRequest) (*Dispatched, error) {
 	start := d.now()
 	runID := req.RunID
 	if runID == "" {
 		runID = NewOrgRunID(start)
-	}
-	log := d.log().With("orgRun", runID)
-
-	p, source, perr := app.LoadPolicy(ctx, d.Policies, d.PolicyID)
-	if perr == nil && req.Enforce && p.Mode != policy.ModeEnforce {
-		perr = fmt.Errorf("mode: enforce requested, but the policy (%s) is in %s mode; a payload cannot widen the policy", source, p.Mode)
 	}
 	account := ""
 	if d.AccountID != nil {
@@ -146,35 +141,55 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req DispatchRequest) (*Dispat
 	}
 	run := store.Run{
 		RunID: runID, Account: account, Trigger: req.Trigger, StartedAt: start,
-		PolicySource: source, Counts: map[string]int{}, Outcome: store.OutcomeRunning,
+		Counts: map[string]int{}, Outcome: store.OutcomeRunning,
 	}
-	if perr == nil {
-		run.PolicyVersion, run.Mode = p.Version, p.Mode
-		if req.AuditOnly {
-			run.Mode = policy.ModeAudit
-		}
-	}
+	p, perr := d.policy(ctx, req, &run)
 	if err := d.Journal.BeginRun(ctx, &run); err != nil {
 		var dup *store.DuplicateEventError
 		if errors.As(err, &dup) {
-			return d.resume(ctx, dup)
+			return d.resume(ctx, req, dup)
 		}
 		return nil, fmt.Errorf("begin organization run: %w", err)
 	}
+	return d.plan(ctx, &run, p, perr)
+}
 
+// policy loads the policy and sets the run's policy fields; the error says
+// why no account may be swept.
+func (d *Dispatcher) policy(ctx context.Context, req DispatchRequest, run *store.Run) (*policy.Policy, error) {
+	p, source, perr := app.LoadPolicy(ctx, d.Policies, d.PolicyID)
+	if perr == nil && req.Enforce && p.Mode != policy.ModeEnforce {
+		perr = fmt.Errorf("mode: enforce requested, but the policy (%s) is in %s mode; a payload cannot widen the policy", source, p.Mode)
+	}
+	run.PolicySource = source
+	if perr != nil {
+		return nil, perr
+	}
+	run.PolicyVersion, run.Mode = p.Version, p.Mode
+	if req.AuditOnly {
+		run.Mode = policy.ModeAudit
+	}
+	return p, nil
+}
+
+// plan selects the accounts of a begun run, records the plan, and sends one
+// message per account.
+func (d *Dispatcher) plan(ctx context.Context, run *store.Run, p *policy.Policy, perr error) (*Dispatched, error) {
+	runID := run.RunID
+	log := d.log().With("orgRun", runID)
 	fail := func(err error) (*Dispatched, error) {
 		end := d.now()
 		run.Outcome, run.FinishedAt = store.OutcomeFailed, &end
-		run.DurationMs = end.Sub(start).Milliseconds()
+		run.DurationMs = end.Sub(run.StartedAt).Milliseconds()
 		run.Errors = append(run.Errors, err.Error())
 		// Never end without the record, even when ctx is done.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if ferr := d.Journal.FinishRun(wctx, &run); ferr != nil {
+		if ferr := d.Journal.FinishRun(wctx, run); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("finish organization run: %w", ferr))
 		}
 		log.Error("organization run failed", "err", err)
-		return &Dispatched{Run: &store.OrgRun{Run: run}}, err
+		return &Dispatched{Run: &store.OrgRun{Run: *run}}, err
 	}
 	if perr != nil {
 		return fail(fmt.Errorf("%w: %w; no account was swept", sweep.ErrPolicy, perr))
@@ -208,7 +223,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req DispatchRequest) (*Dispat
 	sent, sendNotes, err := d.send(ctx, runID, msgs)
 	notes = append(notes, sendNotes...)
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("organization run %s: %w", runID, err)
 	}
 	o, err := d.Journal.MarkDispatched(ctx, runID, capNotes(notes))
 	if err != nil {
@@ -241,12 +256,31 @@ func (d *Dispatcher) send(ctx context.Context, runID string, msgs []Message) (in
 
 // resume handles a trigger seen before: a run cut off between its plan and
 // the end of its sending gets its messages again.
-func (d *Dispatcher) resume(ctx context.Context, dup *store.DuplicateEventError) (*Dispatched, error) {
+func (d *Dispatcher) resume(ctx context.Context, req DispatchRequest, dup *store.DuplicateEventError) (*Dispatched, error) {
 	o, err := d.Journal.GetOrgRun(ctx, dup.RunID)
 	if err != nil {
 		return nil, fmt.Errorf("organization run %s of event %s: %w", dup.RunID, dup.EventID, err)
 	}
 	log := d.log().With("orgRun", o.RunID, "event", dup.EventID)
+	if !o.Planned && o.Outcome == store.OutcomeFailed {
+		// It failed before sending anything (Organizations or DynamoDB
+		// unavailable): this retry starts it over.
+		log.Warn("duplicate event of a run that failed before its plan: starting it over")
+		run := o.Run
+		run.Outcome, run.FinishedAt, run.DurationMs = store.OutcomeRunning, nil, 0
+		for i, e := range run.Errors {
+			run.Errors[i] = "earlier attempt: " + e
+		}
+		p, perr := d.policy(ctx, req, &run)
+		if err := d.Journal.FinishRun(ctx, &run); err != nil {
+			return nil, fmt.Errorf("restart organization run %s: %w", run.RunID, err)
+		}
+		res, err := d.plan(ctx, &run, p, perr)
+		if res != nil {
+			res.Duplicate = true
+		}
+		return res, err
+	}
 	if !o.Planned || o.DispatchedAt != nil || o.Outcome != store.OutcomeRunning {
 		log.Info("duplicate event: nothing to do", "outcome", o.Outcome)
 		return &Dispatched{Run: o, Duplicate: true}, nil

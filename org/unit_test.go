@@ -3,6 +3,7 @@ package org
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -317,5 +318,48 @@ func TestDefaultRetryDelay(t *testing.T) {
 	want := []time.Duration{time.Minute, 4 * time.Minute, 15 * time.Minute, 15 * time.Minute}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// flakyOrgs fails DescribeOrganization while down is set.
+type flakyOrgs struct {
+	fakeOrgs
+	down *bool
+}
+
+func (f flakyOrgs) DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, opts ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+	if *f.down {
+		return nil, errors.New("TooManyRequestsException: slow down")
+	}
+	return f.fakeOrgs.DescribeOrganization(ctx, in, opts...)
+}
+
+// A run that failed before its plan is started over by the trigger's retry
+// (Lambda retries a failed asynchronous invocation with the same event).
+func TestDispatchRetryStartsFailedRunOver(t *testing.T) {
+	_, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
+	down := true
+	d.Orgs = flakyOrgs{fakeOrgs: activeAccounts("111111111111", "222222222222"), down: &down}
+	ctx := t.Context()
+	req := DispatchRequest{Trigger: store.Trigger{Kind: "schedule", EventID: "schedule:flaky"}}
+	first, err := d.Dispatch(ctx, req)
+	if err == nil || first.Run.Outcome != store.OutcomeFailed {
+		t.Fatalf("first attempt: %v, outcome %s; want a failed run", err, first.Run.Outcome)
+	}
+	down = false
+	again, err := d.Dispatch(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{again.Run.RunID, again.Run.Outcome, fmt.Sprint(again.Sent, again.Duplicate, again.Run.AccountsPlanned)}
+	want := []string{first.Run.RunID, store.OutcomeRunning, "2 true 2"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("retry (-want +got):\n%s", diff)
+	}
+	if len(again.Run.Errors) == 0 || !strings.HasPrefix(again.Run.Errors[0], "earlier attempt: describe organization") {
+		t.Errorf("errors = %q, want the earlier attempt's first", again.Run.Errors)
+	}
+	if got := messageAccounts(d.Queue.(*MemQueue).Take()); len(got) != 2 {
+		t.Errorf("messages for %v", got)
 	}
 }
