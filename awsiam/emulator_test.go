@@ -203,6 +203,19 @@ func TestEmulatorProvider(t *testing.T) {
 		if diff := cmp.Diff(map[string]string{"team": "payments", "keysweep:exempt": "true"}, tags); diff != "" {
 			t.Errorf("UserTags (-want +got):\n%s", diff)
 		}
+		bulk, err := p.TagsOf(ctx, []string{"bob", "dave", "nobody"})
+		if err != nil {
+			t.Fatalf("TagsOf: %v", err)
+		}
+		if diff := cmp.Diff(map[string]string{"team": "payments", "keysweep:exempt": "true"}, bulk["bob"]); diff != "" {
+			t.Errorf("TagsOf bob (-want +got):\n%s", diff)
+		}
+		if _, ok := bulk["nobody"]; ok || len(bulk) != 2 {
+			t.Errorf("TagsOf = %v, want bob and dave only", bulk)
+		}
+		if n := p.Calls()["GetAccountAuthorizationDetails"]; n != 1 {
+			t.Errorf("GetAccountAuthorizationDetails calls = %d, want 1", n)
+		}
 		keys, err := p.UserKeys(ctx, "dave")
 		if err != nil {
 			t.Fatalf("UserKeys: %v", err)

@@ -3,6 +3,7 @@ package awsiam
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -306,6 +307,40 @@ func (f *fakeIAM) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, _
 	out := &iam.ListUserTagsOutput{IsTruncated: next != "", Tags: append([]types.Tag(nil), u.tags[start:end]...)}
 	if next != "" {
 		out.Marker = aws.String(next)
+	}
+	return out, nil
+}
+
+// GetAccountAuthorizationDetails answers the users (Filter User) with their
+// tags and an inline policy, as IAM does. Like IAM, it may return fewer than
+// MaxItems with more to come: pages hold at most pageSize users when set.
+func (f *fakeIAM) GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, _ ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+	if err := f.enter(ctx, "GetAccountAuthorizationDetails", ""); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	maxItems := in.MaxItems
+	if f.pageSize > 0 && (maxItems == nil || int(*maxItems) > f.pageSize) {
+		maxItems = aws.Int32(int32(f.pageSize))
+	}
+	start, end, next, err := f.page(len(f.users), in.Marker, maxItems)
+	if err != nil {
+		return nil, err
+	}
+	out := &iam.GetAccountAuthorizationDetailsOutput{IsTruncated: next != ""}
+	if next != "" {
+		out.Marker = aws.String(next)
+	}
+	if !slices.Contains(in.Filter, types.EntityTypeUser) && len(in.Filter) > 0 {
+		return out, nil
+	}
+	for _, u := range f.users[start:end] {
+		out.UserDetailList = append(out.UserDetailList, types.UserDetail{
+			UserName: aws.String(u.name), Path: aws.String(u.path), Arn: aws.String(f.arn(u)),
+			Tags:           append([]types.Tag(nil), u.tags...),
+			UserPolicyList: []types.PolicyDetail{{PolicyName: aws.String("inline"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}},
+		})
 	}
 	return out, nil
 }

@@ -32,6 +32,7 @@ type API interface {
 	ListAccessKeys(ctx context.Context, params *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
 	GetAccessKeyLastUsed(ctx context.Context, params *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 	ListUserTags(ctx context.Context, params *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
+	GetAccountAuthorizationDetails(ctx context.Context, params *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
 	UpdateAccessKey(ctx context.Context, params *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
 	DeleteAccessKey(ctx context.Context, params *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
 }
@@ -79,7 +80,10 @@ type Provider struct {
 	account string
 }
 
-var _ sweep.Provider = (*Provider)(nil)
+var (
+	_ sweep.Provider     = (*Provider)(nil)
+	_ sweep.TagDirectory = (*Provider)(nil)
+)
 
 // New returns a Provider on client. sts may be nil when opts.Account is set.
 func New(client API, stsClient STSAPI, opts Options) *Provider {
@@ -170,6 +174,51 @@ func (p *Provider) UserTags(ctx context.Context, user string) (map[string]string
 		}
 	}
 	return tags, nil
+}
+
+// TagPageSize is how many users one GetAccountAuthorizationDetails page
+// asks for: IAM's largest MaxItems.
+const TagPageSize = 1000
+
+// TagPages is the GetAccountAuthorizationDetails calls TagsOf makes in an
+// account of n users.
+func (p *Provider) TagPages(n int) int {
+	return max(1, (n+TagPageSize-1)/TagPageSize)
+}
+
+// TagsOf reads the tags of the named users from GetAccountAuthorizationDetails
+// filtered to users, TagPageSize users a page, and keeps only the named ones,
+// so memory follows the users asked for, not the account. The pages also
+// carry each user's inline and attached policies; they are dropped page by
+// page.
+func (p *Provider) TagsOf(ctx context.Context, users []string) (map[string]map[string]string, error) {
+	want := make(map[string]bool, len(users))
+	for _, u := range users {
+		want[u] = true
+	}
+	out := make(map[string]map[string]string, len(users))
+	pg := iam.NewGetAccountAuthorizationDetailsPaginator(p.api, &iam.GetAccountAuthorizationDetailsInput{
+		Filter:   []types.EntityType{types.EntityTypeUser},
+		MaxItems: aws.Int32(TagPageSize),
+	})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("account authorization details: %w", err)
+		}
+		for _, u := range page.UserDetailList {
+			name := aws.ToString(u.UserName)
+			if !want[name] {
+				continue
+			}
+			tags := make(map[string]string, len(u.Tags))
+			for _, t := range u.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			out[name] = tags
+		}
+	}
+	return out, nil
 }
 
 // UserKeys re-reads the user's keys: id, status, creation time. UserPath is
@@ -351,6 +400,11 @@ func (c countingAPI) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccess
 func (c countingAPI) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
 	c.calls.add("ListUserTags")
 	return c.API.ListUserTags(ctx, in, optFns...)
+}
+
+func (c countingAPI) GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+	c.calls.add("GetAccountAuthorizationDetails")
+	return c.API.GetAccountAuthorizationDetails(ctx, in, optFns...)
 }
 
 func (c countingAPI) UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {

@@ -581,3 +581,44 @@ func TestCallsIsACopy(t *testing.T) {
 		t.Errorf("Calls (-want +got):\n%s", diff)
 	}
 }
+
+func TestTagsOf(t *testing.T) {
+	f := newFakeIAM()
+	f.pageSize = 2 // IAM may answer fewer than MaxItems: three pages for five users
+	tag := func(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
+	f.addUser("ann", "/")
+	f.addUser("bob", "/", tag("keysweep:exempt", "true"), tag("team", "data"))
+	f.addUser("cid", "/")
+	f.addUser("dee", "/ops/", tag("team", "ops"))
+	f.addUser("eve", "/")
+	p := New(f, nil, fastOptions(nil))
+
+	got, err := p.TagsOf(context.Background(), []string{"bob", "cid", "dee", "ghost"})
+	if err != nil {
+		t.Fatalf("TagsOf: %v", err)
+	}
+	want := map[string]map[string]string{
+		"bob": {"keysweep:exempt": "true", "team": "data"},
+		"cid": {},
+		"dee": {"team": "ops"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("TagsOf (-want +got):\n%s", diff)
+	}
+	if n := p.Calls()["GetAccountAuthorizationDetails"]; n != 3 {
+		t.Errorf("GetAccountAuthorizationDetails calls = %d, want 3 (one a page)", n)
+	}
+	if n := p.Calls()["ListUserTags"]; n != 0 {
+		t.Errorf("ListUserTags calls = %d, want 0", n)
+	}
+	for n, want := range map[int]int{0: 1, 1: 1, 1000: 1, 1001: 2, 10000: 10, 50000: 50} {
+		if got := p.TagPages(n); got != want {
+			t.Errorf("TagPages(%d) = %d, want %d", n, got, want)
+		}
+	}
+
+	f.fail = map[string]error{"GetAccountAuthorizationDetails": &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized"}}
+	if _, err := p.TagsOf(context.Background(), []string{"bob"}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("TagsOf when denied: err = %v, want AccessDenied", err)
+	}
+}

@@ -269,7 +269,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		log.Warn("read resume cursor", "err", err)
 		resume = ""
 	}
-	decisions, cands, stopped, err := e.judge(ctx, p, users, resume, start, true)
+	decisions, cands, stopped, err := e.judge(ctx, p, users, len(inv.Users), resume, start, true)
 	if err != nil {
 		run.Counts[CountErrors]++
 		return finish(store.OutcomeFailed, err)
@@ -416,7 +416,9 @@ func rotate(users []User, after string) []User {
 // judge screens every key on the inventory's facts, then loads live facts
 // (tags, key ids and status, keysweep's own state) for the users that hold
 // a candidate key and judges those keys in full. It does not change IAM.
-func (e *Engine) judge(ctx context.Context, p *policy.Policy, users []User, resume string, now time.Time, write bool) ([]KeyDecision, []candidate, bool, error) {
+// accountUsers is how many users the whole account has (users may be a
+// narrowed part of it).
+func (e *Engine) judge(ctx context.Context, p *policy.Policy, users []User, accountUsers int, resume string, now time.Time, write bool) ([]KeyDecision, []candidate, bool, error) {
 	var out []KeyDecision
 	var cands []candidate
 	for _, u := range rotate(users, resume) {
@@ -436,6 +438,10 @@ func (e *Engine) judge(ctx context.Context, p *policy.Policy, users []User, resu
 		if screened {
 			cands = append(cands, candidate{user: u})
 		}
+	}
+
+	if p.NeedsTags() {
+		e.preloadTags(ctx, cands, accountUsers)
 	}
 
 	conc := e.Concurrency
@@ -501,6 +507,34 @@ func (e *Engine) judge(ctx context.Context, p *policy.Policy, users []User, resu
 	return out, cands, stopped, nil
 }
 
+// preloadTags reads the candidates' tags in one paged listing when the
+// provider offers it (TagDirectory) and that costs fewer calls than one
+// UserTags call per candidate. If the listing fails, or a candidate is not in
+// it, resolve reads that user's tags on its own, as it would without it.
+func (e *Engine) preloadTags(ctx context.Context, cands []candidate, accountUsers int) {
+	dir, ok := e.Provider.(TagDirectory)
+	if !ok || len(cands) <= dir.TagPages(accountUsers) {
+		return
+	}
+	names := make([]string, len(cands))
+	for i := range cands {
+		names[i] = cands[i].user.Name
+	}
+	tags, err := dir.TagsOf(ctx, names)
+	if err != nil {
+		e.log().Warn("read tags in bulk; reading each candidate's tags instead", "users", len(names), "err", err)
+		return
+	}
+	for i := range cands {
+		if t, ok := tags[cands[i].user.Name]; ok {
+			if t == nil {
+				t = map[string]string{} // listed, with no tags
+			}
+			cands[i].tags = t
+		}
+	}
+}
+
 func keyDecision(k policy.Key, d policy.Decision, slot int) KeyDecision {
 	kd := KeyDecision{
 		Account:     k.Account,
@@ -522,13 +556,17 @@ func keyDecision(k policy.Key, d policy.Decision, slot int) KeyDecision {
 func (e *Engine) resolve(ctx context.Context, p *policy.Policy, c *candidate, now time.Time, write bool) error {
 	u := c.user
 	if p.NeedsTags() {
-		tags, err := e.Provider.UserTags(ctx, u.Name)
-		if err != nil {
-			if errors.Is(err, ErrKeyNotFound) {
-				c.live = []policy.Key{}
-				return nil
+		tags := c.tags // read in bulk by preloadTags
+		if tags == nil {
+			var err error
+			tags, err = e.Provider.UserTags(ctx, u.Name)
+			if err != nil {
+				if errors.Is(err, ErrKeyNotFound) {
+					c.live = []policy.Key{}
+					return nil
+				}
+				return fmt.Errorf("tags of %s: %w", u.Name, err)
 			}
-			return fmt.Errorf("tags of %s: %w", u.Name, err)
 		}
 		if tags == nil {
 			tags = map[string]string{}
@@ -898,7 +936,7 @@ func (e *Engine) Plan(ctx context.Context, p *policy.Policy, at time.Time, users
 	for _, u := range inv.Users {
 		pl.TotalKeys += len(u.Keys)
 	}
-	ds, _, _, err := e.judge(ctx, p, narrow(inv.Users, users), "", at.UTC(), false)
+	ds, _, _, err := e.judge(ctx, p, narrow(inv.Users, users), len(inv.Users), "", at.UTC(), false)
 	if err != nil {
 		return nil, err
 	}

@@ -400,3 +400,97 @@ func TestInvalidPolicyNoCalls(t *testing.T) {
 		t.Errorf("run record %+v %v", got, err)
 	}
 }
+
+// tagDirectory adds the bulk tag read (sweep.TagDirectory) to the fake: one
+// page per pageSize users of the account.
+type tagDirectory struct {
+	*fakeProvider
+	pageSize int
+	err      error
+	omit     map[string]bool // users the listing does not include
+}
+
+func (d *tagDirectory) TagPages(n int) int { return max(1, (n+d.pageSize-1)/d.pageSize) }
+
+func (d *tagDirectory) TagsOf(_ context.Context, users []string) (map[string]map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for range d.TagPages(len(d.users)) {
+		d.count("TagsOf")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	out := map[string]map[string]string{}
+	for _, name := range users {
+		if u := d.users[name]; u != nil && !d.omit[name] {
+			out[name] = u.tags
+		}
+	}
+	return out, nil
+}
+
+// With tag rules, the candidates' tags come from one paged listing once they
+// outnumber its pages; a user the listing missed, or a failed listing, falls
+// back to one UserTags call per user; the decisions are the same either way.
+func TestBulkTags(t *testing.T) {
+	seed := func() *fakeProvider {
+		f := newFake()
+		for i := range 20 {
+			f.add(fmt.Sprintf("fresh%02d", i), fmt.Sprintf("AKIAFRESH%011d", i), 10, 1)
+		}
+		for i := range 6 {
+			f.add(fmt.Sprintf("stale%02d", i), fmt.Sprintf("AKIASTALE%011d", i), 400, 1)
+		}
+		f.users["stale00"].tags = map[string]string{"keysweep:exempt": "true"}
+		f.users["stale01"].tags = map[string]string{"keysweep:exempt": "true"}
+		return f
+	}
+	p := enforcePolicy(7)
+	p.Exemptions.Tag = "keysweep:exempt"
+	verdicts := func(res *sweep.Result) map[string]string {
+		out := map[string]string{}
+		for _, d := range res.Decisions {
+			out[d.AccessKeyID] = string(d.Verdict)
+		}
+		return out
+	}
+
+	ref := seed()
+	want := verdicts(run(t, engine(ref, store.NewMem(), base), context.Background(), p, "ref"))
+	if ref.Calls()["UserTags"] != 6 {
+		t.Fatalf("without bulk: calls %v, want 6 UserTags", ref.Calls())
+	}
+
+	for _, tc := range []struct {
+		name     string
+		pageSize int
+		err      error
+		omit     map[string]bool
+		calls    map[string]int // TagsOf and UserTags
+	}{
+		{name: "bulk", pageSize: 10, calls: map[string]int{"TagsOf": 3}},
+		{name: "more pages than candidates", pageSize: 4, calls: map[string]int{"UserTags": 6}},
+		{name: "user missing from the listing", pageSize: 10, omit: map[string]bool{"stale01": true}, calls: map[string]int{"TagsOf": 3, "UserTags": 1}},
+		{name: "listing fails", pageSize: 10, err: errors.New("AccessDenied"), calls: map[string]int{"TagsOf": 3, "UserTags": 6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := seed()
+			d := &tagDirectory{fakeProvider: f, pageSize: tc.pageSize, err: tc.err, omit: tc.omit}
+			e := &sweep.Engine{Provider: d, Journal: store.NewMem(), Now: func() time.Time { return base }}
+			res := run(t, e, context.Background(), p, "bulk")
+			if diff := cmp.Diff(want, verdicts(res)); diff != "" {
+				t.Errorf("verdicts differ from per-user tags (-want +got):\n%s", diff)
+			}
+			got := map[string]int{}
+			for _, op := range []string{"TagsOf", "UserTags"} {
+				if n := f.Calls()[op]; n > 0 {
+					got[op] = n
+				}
+			}
+			if diff := cmp.Diff(tc.calls, got); diff != "" {
+				t.Errorf("tag calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

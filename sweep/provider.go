@@ -38,6 +38,19 @@ type Provider interface {
 	Calls() map[string]int
 }
 
+// TagDirectory is an optional Provider capability: the tags of many users
+// read in a few paged calls (IAM's GetAccountAuthorizationDetails gives 1,000
+// users a page) instead of one UserTags call per user. The engine uses it when
+// the users it must read tags for outnumber the pages it costs, and falls back
+// to UserTags when it fails (for example when the permission is not granted).
+type TagDirectory interface {
+	// TagsOf returns the tags of the named users (an empty map for a user
+	// with none). A user the listing did not include is absent.
+	TagsOf(ctx context.Context, users []string) (map[string]map[string]string, error)
+	// TagPages is how many calls TagsOf makes in an account of n users.
+	TagPages(n int) int
+}
+
 // Inventory is every user's keys as one source saw them.
 type Inventory struct {
 	Source      string    // "credential-report" or "list"
