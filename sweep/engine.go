@@ -51,6 +51,9 @@ const DefaultMargin = 20 * time.Second
 // DefaultResolveConcurrency bounds the per-user IAM reads of a run.
 const DefaultResolveConcurrency = 4
 
+// DefaultActConcurrency bounds the users whose keys a run acts on at once.
+const DefaultActConcurrency = 4
+
 // Engine runs sweeps. Its zero value is not usable: set Provider and Journal.
 type Engine struct {
 	Provider Provider
@@ -64,6 +67,9 @@ type Engine struct {
 	Margin time.Duration
 	// Concurrency bounds the per-user reads; DefaultResolveConcurrency when zero.
 	Concurrency int
+	// ActConcurrency bounds the users acted on at once (each user's keys
+	// are acted on one after another); DefaultActConcurrency when zero.
+	ActConcurrency int
 	// Progress, when set, is told how far a run got (stage, done, total).
 	Progress func(stage string, done, total int)
 	// ResolveAll reads every user's keys live, not only candidates' (one
@@ -305,29 +311,61 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		return finish(store.OutcomeCompleted, nil)
 	}
 
-	// Enforce: exempt decisions are recorded, actions taken in user order.
+	// Enforce: exempt decisions are recorded and actions taken, users
+	// started in order, a few at once so that the run is held by IAM's
+	// rate limit rather than by the latency of each key's re-check, intent,
+	// IAM call and outcome. Each user's work is tallied on its own copy of
+	// the run record and merged when it ends.
 	partial := false
 	lastDone := ""
 	acted := 0
+	actConc := e.ActConcurrency
+	if actConc <= 0 {
+		actConc = DefaultActConcurrency
+	}
+	var actMu sync.Mutex
+	actSem := make(chan struct{}, actConc)
+	var actWG sync.WaitGroup
+	base := run // what act and record read of the run: taken before any merge
+	base.Counts, base.Errors = nil, nil
 	for ci := range cands {
 		c := &cands[ci]
 		if e.nearDeadline(ctx) {
 			partial = true
 			break
 		}
-		for di := range c.decisions {
-			d := &c.decisions[di]
-			switch {
-			case d.Verdict == policy.Exempt:
-				e.record(ctx, &run, p, d, store.KindDecision, "", "")
-			case d.Verdict.Acts():
-				e.act(ctx, &run, p, c, d)
-				acted++
-				e.progress("act", acted, planned)
+		actSem <- struct{}{}
+		actWG.Add(1)
+		go func() {
+			defer actWG.Done()
+			defer func() { <-actSem }()
+			tally := base
+			tally.Counts = map[string]int{}
+			for di := range c.decisions {
+				d := &c.decisions[di]
+				switch {
+				case d.Verdict == policy.Exempt:
+					e.record(ctx, &tally, p, d, store.KindDecision, "", "")
+				case d.Verdict.Acts():
+					e.act(ctx, &tally, p, c, d)
+					actMu.Lock()
+					acted++
+					e.progress("act", acted, planned)
+					actMu.Unlock()
+				}
 			}
-		}
+			actMu.Lock()
+			defer actMu.Unlock()
+			for k, n := range tally.Counts {
+				run.Counts[k] += n
+			}
+			run.Errors = append(run.Errors, tally.Errors...)
+		}()
+		// Every user started is finished before the run ends (the wait
+		// below), so the last one started is where the next run resumes.
 		lastDone = c.user.Name
 	}
+	actWG.Wait()
 	// Copy the outcomes back into the full list of decisions.
 	byID := map[string]KeyDecision{}
 	for _, c := range cands {

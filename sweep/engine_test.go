@@ -29,6 +29,8 @@ type fakeProvider struct {
 	// acted counts IAM changes by key.
 	acted map[string][]string
 	calls map[string]int
+	// inFlight and maxInFlight count Deactivate calls under way.
+	inFlight, maxInFlight int
 }
 
 type fakeUser struct {
@@ -136,8 +138,13 @@ func (f *fakeProvider) LastUsed(_ context.Context, id string) (string, *time.Tim
 }
 
 func (f *fakeProvider) Deactivate(ctx context.Context, user, id string) error {
+	f.mu.Lock()
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	f.mu.Unlock()
 	time.Sleep(f.delay)
 	f.mu.Lock()
+	f.inFlight--
 	defer f.mu.Unlock()
 	f.count("Deactivate")
 	if err := f.failDeactivate[id]; err != nil {
@@ -288,9 +295,9 @@ func TestKeyWithPendingIntentIsLeftAlone(t *testing.T) {
 func TestDeadlineContinuation(t *testing.T) {
 	f := newFake()
 	var ids []string
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 120; i++ { // more than a run can act on, DefaultActConcurrency at once
 		id := fmt.Sprintf("AKIAUSER%012d", i)
-		f.add(fmt.Sprintf("user%02d", i), id, 400, 1)
+		f.add(fmt.Sprintf("user%03d", i), id, 400, 1)
 		ids = append(ids, id)
 	}
 	f.delay = 10 * time.Millisecond
@@ -492,5 +499,26 @@ func TestBulkTags(t *testing.T) {
 				t.Errorf("tag calls (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Users are acted on a few at once, never more than ActConcurrency, and the
+// run's counts add up across them.
+func TestActConcurrency(t *testing.T) {
+	for _, conc := range []int{1, 3} {
+		f := newFake()
+		for i := range 12 {
+			f.add(fmt.Sprintf("user%02d", i), fmt.Sprintf("AKIAUSER%012d", i), 400, 1)
+		}
+		f.delay = 5 * time.Millisecond
+		e := engine(f, store.NewMem(), base)
+		e.ActConcurrency = conc
+		res := run(t, e, context.Background(), enforcePolicy(7), "conc")
+		if f.maxInFlight != conc {
+			t.Errorf("ActConcurrency %d: at most %d Deactivate calls at once, want %d", conc, f.maxInFlight, conc)
+		}
+		if n := res.Run.Counts[sweep.CountDeactivated]; n != 12 || res.Run.Outcome != store.OutcomeCompleted {
+			t.Errorf("ActConcurrency %d: deactivated %d, outcome %s; want 12, completed", conc, n, res.Run.Outcome)
+		}
 	}
 }
