@@ -7,6 +7,7 @@
 //	keysweep-bench [-variants 1000,10000,50000] [-tools fast,fallback,naive,c7n]
 //	               [-rate 10] [-burst 20] [-latency 20ms] [-out FILE]
 //	keysweep-bench lambda [-n 20]
+//	keysweep-bench report FILE
 //
 // For each variant and tool it resets the emulator, seeds the workload
 // (bench/workload), creates the tables and stores the policy, runs the tool
@@ -69,6 +70,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "report" {
+		if err := reportMain(os.Stdout, args[1:]); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if len(args) > 0 && args[0] == "lambda" {
 		if err := lambdaMain(ctx, args[1:]); err != nil {
 			log.Fatal(err)
