@@ -654,13 +654,17 @@ func (e *Engine) resolve(ctx context.Context, p *policy.Policy, c *candidate, no
 		k.UserPath = u.Path
 		k.UserTags = c.tags
 		k.LastUsedAt = lastUsedFromInventory(u, lk)
-		st, err := e.Journal.KeyState(ctx, k.AccessKeyID)
-		if err != nil {
-			return fmt.Errorf("state of %s: %w", k.AccessKeyID, err)
-		}
-		if k.Status == policy.StatusInactive && st != nil && st.DeactivatedAt != nil {
-			t := *st.DeactivatedAt
-			k.DeactivatedAt = &t
+		// keysweep's own state matters only to an inactive key (when it
+		// was deactivated starts the delete clock): active keys cost no read.
+		if k.Status == policy.StatusInactive {
+			st, err := e.Journal.KeyState(ctx, k.AccessKeyID)
+			if err != nil {
+				return fmt.Errorf("state of %s: %w", k.AccessKeyID, err)
+			}
+			if st != nil && st.DeactivatedAt != nil {
+				t := *st.DeactivatedAt
+				k.DeactivatedAt = &t
+			}
 		}
 		d := p.Evaluate(k, now)
 		if k.Status == policy.StatusInactive && d.Stale && k.DeactivatedAt == nil {
@@ -762,9 +766,11 @@ func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *c
 		e.record(ctx, run, p, d, store.KindDecision, "", d.Error)
 		return
 	}
-	if st, err := e.Journal.KeyState(ctx, d.AccessKeyID); err == nil && st != nil && st.DeactivatedAt != nil && k.Status == policy.StatusInactive {
-		t := *st.DeactivatedAt
-		k.DeactivatedAt = &t
+	if k.Status == policy.StatusInactive {
+		if st, err := e.Journal.KeyState(ctx, d.AccessKeyID); err == nil && st != nil && st.DeactivatedAt != nil {
+			t := *st.DeactivatedAt
+			k.DeactivatedAt = &t
+		}
 	}
 	nd := p.Evaluate(k, now)
 	d.LastUsedAt = last
