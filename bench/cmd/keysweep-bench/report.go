@@ -5,12 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"strings"
-
-	"github.com/keysweep/keysweep/bench/workload"
 )
 
 // reportMain prints the tables of docs/PERFORMANCE.md from the JSON lines
@@ -94,7 +90,7 @@ func writeReport(w io.Writer, runs []*result) {
 		fmt.Fprintln(w, "IAM calls by operation:")
 		fmt.Fprintln(w)
 		for _, r := range rs {
-			fmt.Fprintf(w, "- %s: %s\n", r.Tool, byOp(r.IAMByAction))
+			fmt.Fprintf(w, "- %s: %s\n", r.Tool, actions(r.IAMByAction))
 		}
 		fmt.Fprintln(w)
 		var fast *result
@@ -117,7 +113,7 @@ func writeReport(w io.Writer, runs []*result) {
 		}
 		for _, r := range rs {
 			if len(r.Missed)+len(r.Extra) > 0 {
-				fmt.Fprintf(w, "- %s missed %s; changed wrongly %s\n", r.Tool, byCat(r.Missed), byCat(r.Extra))
+				fmt.Fprintf(w, "- %s missed %s; changed wrongly %s\n", r.Tool, cats(r.Missed), cats(r.Extra))
 			}
 		}
 		for _, r := range rs {
@@ -135,26 +131,4 @@ func writeReport(w io.Writer, runs []*result) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-func byOp(m map[string]int) string {
-	var parts []string
-	for _, op := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", op, m[op]))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
-func byCat(m map[workload.Category]int) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	var parts []string
-	for _, c := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%d %s", m[c], c))
-	}
-	return strings.Join(parts, ", ")
 }
