@@ -252,6 +252,73 @@ func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
 	}
 }
 
+// A message naming an account its organization run did not plan (sent by
+// hand to the queue, say) is never acted on: no role is assumed, no run is
+// written, and it goes on towards the dead-letter queue.
+func TestWorkerRefusesUnplannedAccount(t *testing.T) {
+	mem, d := memSetup(t, testPolicy(nil), "111111111111")
+	ctx := t.Context()
+	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := d.Queue.(*MemQueue).Take()[0]
+	msg.AccountID = "222222222222"
+	w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: panicOpener{t}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	for receive := 1; receive <= DefaultMaxReceives; receive++ {
+		sw := w.Sweep(ctx, msg, receive)
+		if !errors.Is(sw.Err, ErrUnplanned) || !sw.Retry || sw.Recorded != nil {
+			t.Fatalf("delivery %d: %+v (err %v), want refused with nothing recorded", receive, sw, sw.Err)
+		}
+	}
+	if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an account run was written for the unplanned account: %v", err)
+	}
+	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
+	if o.AccountsDone+o.AccountsFailed != 0 || o.Outcome != store.OutcomeRunning {
+		t.Errorf("organization run counted the unplanned account: done %d, failed %d, outcome %s", o.AccountsDone, o.AccountsFailed, o.Outcome)
+	}
+}
+
+// An account put on the deny list after it was planned (its message
+// redriven from the dead-letter queue later, say) is not swept: the
+// account is recorded failed with the reason, and the message is not
+// retried.
+func TestWorkerHonoursDenyListAddedAfterPlan(t *testing.T) {
+	mem, d := memSetup(t, testPolicy(nil), "111111111111")
+	ctx := t.Context()
+	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := d.Queue.(*MemQueue).Take()[0]
+	p := testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{"111111111111"}})
+	p.Version = "org-test-2"
+	if err := mem.PutPolicy(ctx, store.DefaultPolicyID, p, "test"); err != nil {
+		t.Fatal(err)
+	}
+	w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: panicOpener{t}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	sw := w.Sweep(ctx, msg, 1)
+	if sw.Retry || sw.Recorded == nil || sw.Recorded.Status != store.AccountFailed {
+		t.Fatalf("%+v, want recorded failed and not retried", sw)
+	}
+	if !strings.Contains(sw.Recorded.Error, "excluded by policy version org-test-2") {
+		t.Errorf("recorded error %q does not say why", sw.Recorded.Error)
+	}
+	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
+	if o.AccountsFailed != 1 || o.Outcome != store.OutcomeFailed {
+		t.Errorf("organization run: failed %d, outcome %s", o.AccountsFailed, o.Outcome)
+	}
+}
+
+// panicOpener fails the test if the worker tries to act in any account.
+type panicOpener struct{ t *testing.T }
+
+func (p panicOpener) Open(_ context.Context, account, _ string) (sweep.Provider, error) {
+	p.t.Errorf("the worker opened account %s", account)
+	return nil, errors.New("must not open")
+}
+
 // A redelivered message whose account run is still "running": young, it
 // belongs to a live worker (retry later); old, its worker died (failed).
 func TestWorkerRunningDuplicate(t *testing.T) {

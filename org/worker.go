@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ import (
 type Opener interface {
 	Open(ctx context.Context, account, sessionName string) (sweep.Provider, error)
 }
+
+// ErrUnplanned: a message names an account its organization run did not
+// plan; the worker does not act on it.
+var ErrUnplanned = errors.New("account not planned")
 
 // DefaultMaxReceives matches the account queue's maxReceiveCount in
 // template.yaml: the third failed delivery of a message is its last.
@@ -184,9 +189,27 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 	if err != nil {
 		return w.notStarted(ctx, log, msg, receive, nil, out, fmt.Errorf("organization run %s: %w", msg.OrgRunID, err))
 	}
+	// Only an account the dispatcher planned is swept: a message that
+	// names any other (sent by hand, or left from an older plan) is never
+	// acted on, and ends in the dead-letter queue for someone to look at.
+	if !orgRun.Planned || !slices.Contains(orgRun.Accounts, msg.AccountID) {
+		out.Err, out.Retry = fmt.Errorf("%w: account %s is not planned in organization run %s", ErrUnplanned, msg.AccountID, msg.OrgRunID), true
+		log.Error("refused message: the account is not in its organization run's plan", "err", out.Err)
+		return out
+	}
 	p, source, perr := app.LoadPolicy(ctx, w.Policies, w.PolicyID)
 	if perr != nil && !errors.Is(perr, policy.ErrInvalid) {
 		return w.notStarted(ctx, log, msg, receive, orgRun, out, fmt.Errorf("read policy: %w", perr))
+	}
+	// The deny list always wins, also over a plan made before the account
+	// was added to it (a message redriven from the dead-letter queue).
+	if perr == nil && p.Organization.Excluded(msg.AccountID) {
+		cause := fmt.Errorf("account %s is excluded by policy version %s (excludeAccounts) since it was planned: not swept", msg.AccountID, p.Version)
+		// Recorded as failed at once (the account was planned and not
+		// swept), and not retried: no delivery would sweep it.
+		out = w.notStarted(ctx, log, msg, w.maxReceives(), orgRun, out, cause)
+		out.Retry = out.Recorded == nil
+		return out
 	}
 	prov, err := w.Accounts.Open(ctx, msg.AccountID, RoleSessionName(msg.OrgRunID))
 	if err != nil {
