@@ -106,6 +106,12 @@ func sweepOrg(ctx context.Context, c *common, of *orgFlags, ev app.SweepEvent, o
 	if err != nil {
 		return runExit(nil, err)
 	}
+	if r := res.Run; !res.Duplicate && r.Outcome == store.OutcomeRunning {
+		// Some account's result could not be counted: the run is not over,
+		// and a script must not take it for a success.
+		return exitError{exitFailure, fmt.Errorf("organization run %s is unfinished: %d of %d accounts recorded",
+			r.RunID, r.AccountsDone+r.AccountsFailed, r.AccountsPlanned)}
+	}
 	if n := res.Run.AccountsFailed; n > 0 {
 		return exitError{exitFailure, fmt.Errorf("organization run %s: %d of %d accounts failed", res.Run.RunID, n, res.Run.AccountsPlanned)}
 	}

@@ -158,6 +158,27 @@ organization: {accounts: ["%s", "%s"]}
 	}
 }
 
+// When an account's result cannot be counted in the organization run (its
+// DynamoDB write keeps failing), the run is unfinished, and sweep --org
+// says so with a failing exit code instead of 0.
+func TestSweepOrgUnfinishedExitCode(t *testing.T) {
+	m := organization(t, 1)
+	policyFile := writeFile(t, "policy.yaml", fmt.Sprintf(`
+version: org-cli-3
+mode: audit
+maxInactiveDays: 90
+organization: {accounts: ["%s"]}
+`, m[0].id))
+	if code, _, stderr := cli(t, "policy", "put", policyFile); code != 0 {
+		t.Fatalf("policy put: %d %s", code, stderr)
+	}
+	testenv.Emulator(t).FaultMatching(t, "DynamoDB.TransactWriteItems", "ValidationException", 400, 0, "ACCOUNT#"+m[0].id)
+	code, _, stderr := cli(t, "sweep", "--org", "--external-id", "ext-cli")
+	if code != exitFailure || !strings.Contains(stderr, "is unfinished: 0 of 1 accounts recorded") {
+		t.Errorf("exit %d, want %d (the organization run is unfinished)\n%s", code, exitFailure, stderr)
+	}
+}
+
 func TestSweepOrgUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"sweep", "--org", "--users", "alice"},
