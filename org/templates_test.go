@@ -134,3 +134,37 @@ func TestTemplateReceiveCountsAgree(t *testing.T) {
 		}
 	}
 }
+
+// The worker's queue trigger reports partial batch failures (else one
+// failed account would make Lambda retry, or drop, the whole batch), takes
+// one account a message, and is bounded by the WorkerConcurrency
+// parameter; and every resource of the fan-out exists only in organization
+// mode, so a single-account install is what it was without it.
+func TestTemplateOrganizationMode(t *testing.T) {
+	tpl := readTemplate(t, "../template.yaml")
+	res := dig(t, tpl, "Resources").(map[string]any)
+	src := dig(t, res, "WorkerFunction", "Properties", "Events", "Accounts", "Properties")
+	if got := strs(dig(t, src, "FunctionResponseTypes")); !slices.Equal(got, []string{"ReportBatchItemFailures"}) {
+		t.Errorf("FunctionResponseTypes %v, want [ReportBatchItemFailures]", got)
+	}
+	if got := dig(t, src, "BatchSize"); got != "1" {
+		t.Errorf("BatchSize %v, want 1", got)
+	}
+	if got := dig(t, src, "ScalingConfig", "MaximumConcurrency"); got != "WorkerConcurrency" {
+		t.Errorf("MaximumConcurrency %v, want !Ref WorkerConcurrency", got)
+	}
+	for _, name := range []string{"AccountDLQ", "AccountQueue", "DispatcherLogGroup", "WorkerLogGroup", "DispatcherFunction",
+		"WorkerRole", "WorkerFunction", "AccountDLQAlarm", "DispatcherErrorsAlarm"} {
+		if got := dig(t, res, name, "Condition"); got != "IsOrganizationMode" {
+			t.Errorf("%s: Condition %v, want IsOrganizationMode", name, got)
+		}
+	}
+	for _, name := range []string{"PolicyTable", "AuditTable", "SweeperFunction", "ApiFunction", "KeysweepApi"} {
+		if got := dig(t, res, name, "Condition"); got != nil {
+			t.Errorf("%s: Condition %v, want none (single-account installs have it)", name, got)
+		}
+	}
+	if got := dig(t, tpl, "Parameters", "OrganizationMode", "Default"); got != "false" {
+		t.Errorf("OrganizationMode defaults to %v, want false", got)
+	}
+}
