@@ -737,6 +737,24 @@ func lastUsedFromInventory(u User, live policy.Key) *time.Time {
 	return nil
 }
 
+// liveKey reads whether user still holds the key, and its status, from IAM
+// now.
+func (e *Engine) liveKey(ctx context.Context, user, id string) (present bool, status policy.Status, err error) {
+	keys, err := e.Provider.UserKeys(ctx, user)
+	if errors.Is(err, ErrKeyNotFound) {
+		return false, "", nil // the user is gone, and its keys with it
+	}
+	if err != nil {
+		return false, "", err
+	}
+	for _, k := range keys {
+		if k.AccessKeyID == id {
+			return true, k.Status, nil
+		}
+	}
+	return false, "", nil
+}
+
 // act re-checks one planned action against live IAM data and carries it out
 // between a write-ahead intent and an outcome record.
 func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *candidate, d *KeyDecision) {
@@ -751,6 +769,16 @@ func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *c
 		return
 	}
 	if err != nil {
+		// IAM may refuse GetAccessKeyLastUsed for a key id it cannot tie to
+		// a user of the account (one deleted meanwhile, say) with
+		// AccessDenied rather than NoSuchEntity: the user's live key list
+		// tells whether the key is still there.
+		if present, _, lerr := e.liveKey(ctx, d.UserName, d.AccessKeyID); lerr == nil && !present {
+			d.Outcome = OutcomeGone
+			run.Counts[CountGone]++
+			e.record(ctx, run, p, d, store.KindDecision, "", "key already gone before keysweep acted (last-use re-check: "+err.Error()+")")
+			return
+		}
 		d.Outcome, d.Error = OutcomeFailed, err.Error()
 		run.Counts[CountErrors]++
 		e.record(ctx, run, p, d, store.KindDecision, "", "live re-check failed: "+err.Error())
@@ -759,6 +787,26 @@ func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *c
 	k := policy.Key{
 		Account: d.Account, UserName: d.UserName, UserPath: d.UserPath, UserTags: c.tags,
 		AccessKeyID: d.AccessKeyID, Status: d.Status, CreatedAt: d.CreatedAt, LastUsedAt: last,
+	}
+	if d.Verdict == policy.Delete {
+		// A deletion cannot be undone: re-read the key's status too, right
+		// before it. A key its owner reactivated since the plan was made
+		// is judged as active (at most deactivated again), not deleted.
+		present, st, lerr := e.liveKey(ctx, d.UserName, d.AccessKeyID)
+		switch {
+		case lerr != nil:
+			d.Outcome, d.Error = OutcomeFailed, lerr.Error()
+			run.Counts[CountErrors]++
+			e.record(ctx, run, p, d, store.KindDecision, "", "live status re-check failed: "+lerr.Error())
+			return
+		case !present:
+			d.Outcome = OutcomeGone
+			run.Counts[CountGone]++
+			e.record(ctx, run, p, d, store.KindDecision, "", "key already gone before keysweep acted")
+			return
+		}
+		k.Status = st
+		d.Status = st
 	}
 	if owner != "" && owner != d.UserName {
 		d.Outcome, d.Error = OutcomeFailed, fmt.Sprintf("key now belongs to %s, not %s", owner, d.UserName)

@@ -31,6 +31,12 @@ type fakeProvider struct {
 	calls map[string]int
 	// inFlight and maxInFlight count Deactivate calls under way.
 	inFlight, maxInFlight int
+	// beforeLastUsed, when set, runs at the start of each LastUsed call
+	// (the moment between plan and action), without the lock held.
+	beforeLastUsed func(id string)
+	// deniedWhenGone makes LastUsed of a key that does not exist answer
+	// AccessDenied instead of NoSuchEntity.
+	deniedWhenGone bool
 }
 
 type fakeUser struct {
@@ -127,10 +133,16 @@ func (f *fakeProvider) find(id string) (*fakeUser, int) {
 }
 
 func (f *fakeProvider) LastUsed(_ context.Context, id string) (string, *time.Time, error) {
+	if f.beforeLastUsed != nil {
+		f.beforeLastUsed(id)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.count("LastUsed")
 	u, i := f.find(id)
+	if u == nil && f.deniedWhenGone {
+		return "", nil, fmt.Errorf("key %s: api error AccessDenied: not authorized to perform iam:GetAccessKeyLastUsed", id)
+	}
 	if u == nil {
 		return "", nil, fmt.Errorf("key %s: %w", id, sweep.ErrKeyNotFound)
 	}
@@ -520,5 +532,67 @@ func TestActConcurrency(t *testing.T) {
 		if n := res.Run.Counts[sweep.CountDeactivated]; n != 12 || res.Run.Outcome != store.OutcomeCompleted {
 			t.Errorf("ActConcurrency %d: deactivated %d, outcome %s; want 12, completed", conc, n, res.Run.Outcome)
 		}
+	}
+}
+
+// A key keysweep deactivated and its owner reactivated after the plan was
+// made is not deleted: the live status is re-read right before a deletion,
+// and the key is judged as active again (deactivated, not deleted).
+func TestDeleteRechecksLiveStatus(t *testing.T) {
+	const id = "AKIABOB0000000000001"
+	f := newFake()
+	f.add("bob", id, 400, 1)
+	j := store.NewMem()
+	p := enforcePolicy(7)
+	run(t, engine(f, j, base), context.Background(), p, "e1")
+	if got := f.status(id); got != "Inactive" {
+		t.Fatalf("first run: %s, want Inactive", got)
+	}
+	f.beforeLastUsed = func(string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		u, i := f.find(id)
+		u.keys[i].Status = policy.StatusActive
+	}
+	res := run(t, engine(f, j, base.Add(8*24*time.Hour)), context.Background(), p, "e2")
+	if diff := cmp.Diff([]string{"deactivate", "deactivate"}, f.acted[id]); diff != "" {
+		t.Errorf("IAM changes (-want +got):\n%s", diff)
+	}
+	if res.Run.Counts[sweep.CountDeleted] != 0 || res.Run.Counts[sweep.CountDeactivated] != 1 {
+		t.Errorf("counts %v, want one deactivation and no deletion", res.Run.Counts)
+	}
+}
+
+// When IAM answers the last-use re-check with an error other than
+// NoSuchEntity (it may answer AccessDenied for a key id it cannot tie to a
+// user) and the user's live key list no longer has the key, the key is
+// recorded as gone, with no intent and no IAM change.
+func TestLastUsedDeniedForDeletedKeyIsGone(t *testing.T) {
+	const id = "AKIABOB0000000000001"
+	f := newFake()
+	f.add("bob", id, 400, 1)
+	f.add("bob", "AKIABOB0000000000002", 10, 1)
+	f.deniedWhenGone = true
+	f.beforeLastUsed = func(got string) {
+		if got != id {
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		u, i := f.find(id)
+		if u != nil {
+			u.keys = append(u.keys[:i], u.keys[i+1:]...)
+		}
+	}
+	j := store.NewMem()
+	res := run(t, engine(f, j, base), context.Background(), enforcePolicy(7), "e1")
+	if res.Run.Counts[sweep.CountGone] != 1 || res.Run.Counts[sweep.CountErrors] != 0 {
+		t.Errorf("counts %v, want the key gone and no error", res.Run.Counts)
+	}
+	if len(f.acted) != 0 {
+		t.Errorf("IAM changes %v, want none", f.acted)
+	}
+	if diff := cmp.Diff([]string{"decision:gone"}, kinds(t, j, id)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
 	}
 }
