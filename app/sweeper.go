@@ -113,6 +113,10 @@ func (s *Sweeper) Run(ctx context.Context, ev SweepEvent) (*Summary, error) {
 		Users:     ev.Users,
 		RunID:     ev.RunID,
 	}
+	if err := s.checkRunID(ctx, ev); err != nil {
+		s.log().Error("refused event", "err", err)
+		return nil, err
+	}
 	var notes []string
 	if s.Policy != nil {
 		req.Policy, req.PolicySource = s.Policy, SourceFile
@@ -191,3 +195,36 @@ func summarize(res *sweep.Result, notes []string) *Summary {
 // MaxSummaryActions keeps the summary well inside Lambda's 6 MB response
 // limit; the audit table has every record.
 const MaxSummaryActions = 1000
+
+// runReader is the part of the audit store that reads a run record; the
+// DynamoDB and in-process journals have it.
+type runReader interface {
+	GetRun(ctx context.Context, runID string) (*store.Run, error)
+}
+
+// checkRunID refuses a payload whose runId is not a run the API queued:
+// the id is how POST /sweeps hands its queued run to the sweeper, and a
+// payload naming any other run (one that began, or none at all) would
+// overwrite or invent a run record. A retry of the same delivery (the
+// same event id) passes, and the engine answers it as a duplicate.
+func (s *Sweeper) checkRunID(ctx context.Context, ev SweepEvent) error {
+	if ev.RunID == "" || s.Engine == nil {
+		return nil
+	}
+	runs, ok := s.Engine.Journal.(runReader)
+	if !ok {
+		return nil
+	}
+	run, err := runs.GetRun(ctx, ev.RunID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: runId: no run %s was queued (runId is set by the API's POST /sweeps; leave it out)", ErrBadEvent, ev.RunID)
+	case err != nil:
+		return fmt.Errorf("read run %s: %w", ev.RunID, err)
+	case run.Outcome == store.OutcomeQueued:
+		return nil
+	case ev.EventID != "" && run.Trigger.EventID == ev.EventID:
+		return nil
+	}
+	return fmt.Errorf("%w: runId: run %s already began (outcome %s); a payload cannot start it again", ErrBadEvent, ev.RunID, run.Outcome)
+}

@@ -534,6 +534,39 @@ func TestDuplicateEventActsOnce(t *testing.T) {
 	}
 }
 
+// TestManualRunIDCannotReplaceARun: runId is how the API hands its queued
+// run to the sweeper; a payload naming a run that already began, or no run
+// at all, is refused and changes nothing, so no record can be overwritten.
+func TestManualRunIDCannotReplaceARun(t *testing.T) {
+	e := newEnv(t)
+	e.user("old", "/", nil)
+	e.key("old", 400, 200)
+	e.putPolicy(enforce)
+	first := e.mustSweep(e.scheduled())
+	before, _ := e.deps.Store.GetRun(e.ctx(), first.RunID)
+	state := e.state()
+	for _, payload := range []string{
+		fmt.Sprintf(`{"runId": %q}`, first.RunID),
+		fmt.Sprintf(`{"runId": %q, "eventId": "other-event"}`, first.RunID),
+		`{"runId": "r-never-queued"}`,
+	} {
+		sum, err := e.sweep([]byte(payload))
+		if !errors.Is(err, app.ErrBadEvent) || sum != nil || !strings.Contains(err.Error(), "runId") {
+			t.Errorf("%s: summary %v, err %v; want a bad event naming runId", payload, sum, err)
+		}
+	}
+	after, _ := e.deps.Store.GetRun(e.ctx(), first.RunID)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("run record changed (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(state, e.state()); diff != "" {
+		t.Errorf("IAM changed (-before +after):\n%s", diff)
+	}
+	if _, err := e.deps.Store.GetRun(e.ctx(), "r-never-queued"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a run was invented: %v", err)
+	}
+}
+
 // TestInvalidPolicyChangesNothing: a broken stored policy fails the run
 // with the field named, and records the failure.
 func TestInvalidPolicyChangesNothing(t *testing.T) {
