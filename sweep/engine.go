@@ -159,6 +159,51 @@ func NewRunID(at time.Time) string {
 	return "r-" + at.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
+// runHistory is the part of the audit store that reads a run back; the
+// DynamoDB and in-process journals have it.
+type runHistory interface {
+	GetRun(ctx context.Context, runID string) (*store.Run, error)
+	ByRun(ctx context.Context, runID string) ([]store.Record, error)
+}
+
+// restart handles a second delivery of an event whose run failed without
+// recording a single decision (the credential report and the listing were
+// both throttled, DynamoDB refused a read, the policy was invalid): such a
+// run changed nothing, so the retry runs it again under the same run id,
+// keeping the earlier errors, instead of answering "duplicate" and leaving
+// the account unswept until the next schedule. A run that recorded
+// anything, or is still running, is never started again. It reports
+// whether run now holds the restarted run.
+func (e *Engine) restart(ctx context.Context, run *store.Run, dup *store.DuplicateEventError) (bool, error) {
+	h, ok := e.Journal.(runHistory)
+	if !ok {
+		return false, nil
+	}
+	prev, err := h.GetRun(ctx, dup.RunID)
+	if err != nil {
+		return false, fmt.Errorf("read run %s of event %s: %w", dup.RunID, dup.EventID, err)
+	}
+	if prev.Outcome != store.OutcomeFailed {
+		return false, nil
+	}
+	recs, err := h.ByRun(ctx, dup.RunID)
+	if err != nil {
+		return false, fmt.Errorf("read records of run %s: %w", dup.RunID, err)
+	}
+	if len(recs) > 0 {
+		return false, nil
+	}
+	run.RunID = dup.RunID
+	for _, msg := range prev.Errors {
+		run.Errors = append(run.Errors, "earlier attempt: "+msg)
+	}
+	if err := e.Journal.FinishRun(ctx, run); err != nil {
+		return false, fmt.Errorf("restart run %s: %w", run.RunID, err)
+	}
+	e.log().Warn("duplicate event of a run that failed before deciding anything: running it again", "event", dup.EventID, "run", run.RunID)
+	return true, nil
+}
+
 // candidate is one user whose keys need a closer look.
 type candidate struct {
 	user      User
@@ -202,7 +247,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	res := &Result{}
 	if err := e.Journal.BeginRun(ctx, &run); err != nil {
 		var dup *store.DuplicateEventError
-		if errors.As(err, &dup) {
+		if !errors.As(err, &dup) {
+			return nil, fmt.Errorf("begin run: %w", err)
+		}
+		restarted, rerr := e.restart(ctx, &run, dup)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if !restarted {
 			e.log().Info("duplicate event: nothing to do", "event", dup.EventID, "run", dup.RunID)
 			run.RunID = dup.RunID
 			run.Outcome = store.OutcomeDuplicate
@@ -210,7 +262,6 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 			res.Duplicate = true
 			return res, nil
 		}
-		return nil, fmt.Errorf("begin run: %w", err)
 	}
 	log := e.log().With("run", run.RunID, "account", account)
 

@@ -34,6 +34,8 @@ type fakeProvider struct {
 	// beforeLastUsed, when set, runs at the start of each LastUsed call
 	// (the moment between plan and action), without the lock held.
 	beforeLastUsed func(id string)
+	// inventoryErr, while set, makes Inventory fail.
+	inventoryErr error
 	// deniedWhenGone makes LastUsed of a key that does not exist answer
 	// AccessDenied instead of NoSuchEntity.
 	deniedWhenGone bool
@@ -81,6 +83,9 @@ func (f *fakeProvider) Inventory(context.Context) (*sweep.Inventory, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.count("Inventory")
+	if f.inventoryErr != nil {
+		return nil, f.inventoryErr
+	}
 	inv := &sweep.Inventory{Source: "credential-report", GeneratedAt: base}
 	for name, u := range f.users {
 		su := sweep.User{Name: name, Path: u.path}
@@ -594,5 +599,41 @@ func TestLastUsedDeniedForDeletedKeyIsGone(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"decision:gone"}, kinds(t, j, id)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
+	}
+}
+
+// A retried delivery of an event whose run failed before deciding anything
+// (here IAM throttled the inventory) runs again under the same run id and
+// sweeps the account, keeping the earlier error; a third delivery of the
+// now finished run is a duplicate and acts on nothing.
+func TestRetryOfRunThatFailedBeforeDecidingStartsOver(t *testing.T) {
+	const id = "AKIABOB0000000000001"
+	f := newFake()
+	f.add("bob", id, 400, 1)
+	f.inventoryErr = errors.New("credential report: api error Throttling: Rate exceeded")
+	j := store.NewMem()
+	p := enforcePolicy(7)
+	first := run(t, engine(f, j, base), context.Background(), p, "e1")
+	if first.Run.Outcome != store.OutcomeFailed || f.status(id) != "Active" {
+		t.Fatalf("first delivery: outcome %s, key %s", first.Run.Outcome, f.status(id))
+	}
+	f.inventoryErr = nil
+	second := run(t, engine(f, j, base.Add(time.Minute)), context.Background(), p, "e1")
+	if second.Duplicate || second.Run.RunID != first.Run.RunID || second.Run.Outcome != store.OutcomeCompleted {
+		t.Fatalf("retry: duplicate %v, run %s (first %s), outcome %s", second.Duplicate, second.Run.RunID, first.Run.RunID, second.Run.Outcome)
+	}
+	if f.status(id) != "Inactive" {
+		t.Errorf("retry left the key %s", f.status(id))
+	}
+	rec, _ := j.GetRun(context.Background(), first.Run.RunID)
+	if len(rec.Errors) == 0 || !strings.HasPrefix(rec.Errors[0], "earlier attempt: ") {
+		t.Errorf("run errors %q, want the earlier attempt's kept", rec.Errors)
+	}
+	third := run(t, engine(f, j, base.Add(2*time.Minute)), context.Background(), p, "e1")
+	if !third.Duplicate {
+		t.Errorf("third delivery ran again: %+v", third.Run)
+	}
+	if diff := cmp.Diff([]string{"deactivate"}, f.acted[id]); diff != "" {
+		t.Errorf("IAM changes (-want +got):\n%s", diff)
 	}
 }
