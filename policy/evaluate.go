@@ -139,7 +139,7 @@ func (p *Policy) knownExempt(k Key, now time.Time) bool {
 		return true
 	}
 	if k.UserTags != nil && ex.Tag != "" {
-		if ok, _ := tagExempt(k.UserTags[ex.Tag], now); ok {
+		if ok, _, _ := tagExempt(k.UserTags[ex.Tag], now); ok {
 			return true
 		}
 	}
@@ -187,8 +187,12 @@ func (p *Policy) exemption(k Key, now time.Time) (why string, until *time.Time, 
 	if !ok {
 		return "", nil, ""
 	}
-	exempt, t := tagExempt(v, now)
+	exempt, t, malformed := tagExempt(v, now)
 	switch {
+	case malformed:
+		// Fail safe: a value someone meant as an exemption but mistyped
+		// holds the user's keys, and the reason says how to fix it.
+		return fmt.Sprintf("exempt: user tag %s=%q is not \"true\", \"false\" or an RFC 3339 time; held as exempt until it is fixed", ex.Tag, v), nil, ""
 	case exempt && t == nil:
 		return fmt.Sprintf("exempt: user tag %s=%s", ex.Tag, v), nil, ""
 	case exempt:
@@ -196,22 +200,27 @@ func (p *Policy) exemption(k Key, now time.Time) (why string, until *time.Time, 
 	case t != nil:
 		return "", nil, "exemption expired " + date(*t)
 	default:
-		return "", nil, fmt.Sprintf("exemption tag %s=%q ignored: not \"true\" or an RFC 3339 time", ex.Tag, v)
+		return "", nil, fmt.Sprintf("exemption tag %s=%s: not exempt", ex.Tag, v)
 	}
 }
 
-// tagExempt reads an exemption tag value: "true" in any case exempts; an
-// RFC 3339 time exempts until then, and is returned either way.
-func tagExempt(v string, now time.Time) (bool, *time.Time) {
+// tagExempt reads an exemption tag value: "true" in any case exempts;
+// "false" (or nothing) does not; an RFC 3339 time exempts until then, and
+// is returned either way. Any other value is malformed, and exempts: a
+// mistyped exemption must not turn into a deletion.
+func tagExempt(v string, now time.Time) (exempt bool, until *time.Time, malformed bool) {
 	v = strings.TrimSpace(v)
-	if strings.EqualFold(v, "true") {
-		return true, nil
+	switch {
+	case strings.EqualFold(v, "true"):
+		return true, nil, false
+	case v == "" || strings.EqualFold(v, "false"):
+		return false, nil, false
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return false, nil
+		return true, nil, true
 	}
-	return t.After(now), &t
+	return t.After(now), &t, false
 }
 
 func pathExempt(prefixes []string, path string) string {

@@ -164,16 +164,22 @@ func TestEvaluate(t *testing.T) {
 				Reason: "last used 61 days ago, limit 45; deactivate, delete after 7 days; exemption expired 2026-09-30"},
 		},
 		{
-			name: "exempt tag garbage is not an exemption",
+			name: "exempt tag garbage holds the key as exempt",
 			key:  withTags(active(60, agoP(61)), map[string]string{"keysweep:exempt": "yes please"}),
-			want: Decision{Verdict: Deactivate, Rule: "default", AgeDays: 60, InactiveDays: 61, Stale: true,
-				Reason: `last used 61 days ago, limit 45; deactivate, delete after 7 days; exemption tag keysweep:exempt="yes please" ignored: not "true" or an RFC 3339 time`},
+			want: Decision{Verdict: Exempt, Rule: "default", AgeDays: 60, InactiveDays: 61, Stale: true,
+				Reason: `exempt: user tag keysweep:exempt="yes please" is not "true", "false" or an RFC 3339 time; held as exempt until it is fixed (last used 61 days ago, limit 45)`},
 		},
 		{
 			name: "exempt tag false is not an exemption",
 			key:  withTags(active(10, agoP(1)), map[string]string{"keysweep:exempt": "false"}),
 			want: Decision{Verdict: Keep, Rule: "default", AgeDays: 10, InactiveDays: 1,
-				Reason: `created 10 days ago, last used 1 day ago; within limits 90/45; exemption tag keysweep:exempt="false" ignored: not "true" or an RFC 3339 time`},
+				Reason: `created 10 days ago, last used 1 day ago; within limits 90/45; exemption tag keysweep:exempt=false: not exempt`},
+		},
+		{
+			name: "exempt tag false on a stale key",
+			key:  withTags(active(60, agoP(61)), map[string]string{"keysweep:exempt": "FALSE"}),
+			want: Decision{Verdict: Deactivate, Rule: "default", AgeDays: 60, InactiveDays: 61, Stale: true,
+				Reason: `last used 61 days ago, limit 45; deactivate, delete after 7 days; exemption tag keysweep:exempt=FALSE: not exempt`},
 		},
 		{
 			name: "exempt with an override names it",
