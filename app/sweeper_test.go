@@ -534,6 +534,40 @@ func TestDuplicateEventActsOnce(t *testing.T) {
 	}
 }
 
+// TestRetryAfterFailureBeforeDecidingRunsAgain: Lambda's retry of an event
+// whose run failed before deciding anything (here the stored policy was
+// invalid, and was fixed before the retry) runs it again under the same
+// run id instead of answering "duplicate"; a further delivery is then a
+// duplicate.
+func TestRetryAfterFailureBeforeDecidingRunsAgain(t *testing.T) {
+	e := newEnv(t)
+	e.user("old", "/", nil)
+	old := e.key("old", 400, 200)
+	if _, err := e.deps.DynamoDB.PutItem(e.ctx(), putRawPolicy(e.deps.Config.PolicyTable)); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.scheduled()
+	first, err := e.sweep(ev)
+	if !errors.Is(err, policy.ErrInvalid) || first == nil || first.Outcome != store.OutcomeFailed {
+		t.Fatalf("first delivery: %+v, %v", first, err)
+	}
+	e.putPolicy(enforce)
+	second := e.mustSweep(ev)
+	if second.Duplicate || second.RunID != first.RunID || second.Outcome != store.OutcomeCompleted {
+		t.Fatalf("retry: duplicate %v, run %s (first %s), outcome %s", second.Duplicate, second.RunID, first.RunID, second.Outcome)
+	}
+	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:done"}, records(t, e, old)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	run, _ := e.deps.Store.GetRun(e.ctx(), first.RunID)
+	if run == nil || len(run.Errors) == 0 || !strings.Contains(run.Errors[0], "earlier attempt: ") {
+		t.Errorf("run record %+v, want the earlier failure kept", run)
+	}
+	if third := e.mustSweep(ev); !third.Duplicate {
+		t.Errorf("third delivery ran again: %+v", third)
+	}
+}
+
 // TestManualRunIDCannotReplaceARun: runId is how the API hands its queued
 // run to the sweeper; a payload naming a run that already began, or no run
 // at all, is refused and changes nothing, so no record can be overwritten.
