@@ -3,10 +3,12 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,12 +125,53 @@ func (f *fakeInvoker) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...fun
 
 // memAPI is the API on fakes: no emulator, nothing fails.
 func memAPI() *app.API {
+	a, _, _, _ := memAPIParts()
+	return a
+}
+
+// memAPIParts is memAPI with the fakes behind it, for tests that look at
+// what a request changed.
+func memAPIParts() (*app.API, *fakeIAM, *store.Mem, *fakeStarter) {
 	m := store.NewMem()
+	f := newFakeIAM()
+	st := &fakeStarter{}
 	return &app.API{
-		Revoker:  &sweep.Revoker{Provider: newFakeIAM(), Journal: m, History: m},
-		Policies: m, PolicyID: store.DefaultPolicyID, Runs: m, Sweeps: &fakeStarter{},
+		Revoker:  &sweep.Revoker{Provider: f, Journal: m, History: m},
+		Policies: m, PolicyID: store.DefaultPolicyID, Runs: m, Sweeps: st,
 		Logger: discardLogger(), DefaultActor: "fuzz",
+	}, f, m, st
+}
+
+// fuzzState is what a request could change: the fake IAM's keys, the audit
+// records and key states of its user, and the sweeps started.
+func fuzzState(t *testing.T, f *fakeIAM, m *store.Mem, st *fakeStarter) string {
+	t.Helper()
+	ctx := context.Background()
+	f.mu.Lock()
+	var b strings.Builder
+	ids := make([]string, 0, len(f.keys))
+	for id := range f.keys {
+		ids = append(ids, id)
 	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "%s=%s ", id, f.keys[id].Status)
+	}
+	f.mu.Unlock()
+	recs, err := m.ByUser(ctx, "111122223333", "fuzz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "records=%d ", len(recs))
+	for _, id := range ids {
+		if ks, err := m.KeyState(ctx, id); err == nil && ks != nil {
+			fmt.Fprintf(&b, "state:%s ", id)
+		}
+	}
+	st.mu.Lock()
+	fmt.Fprintf(&b, "sweeps=%d", len(st.starts))
+	st.mu.Unlock()
+	return b.String()
 }
 
 // FuzzAPIRequest feeds the handler arbitrary methods, paths, resources and
@@ -158,8 +201,10 @@ func FuzzAPIRequest(f *testing.F) {
 	f.Add("OPTIONS", "/sweeps", "", "", "", false)
 	f.Add("POST", "/keys/AKIAFUZZKEY000000002/revoke", "/keys/{accessKeyId}/revoke", "AKIAFUZZKEY000000002", "e30=", true)
 
-	a := memAPI()
 	f.Fuzz(func(t *testing.T, method, path, resource, param, body string, b64 bool) {
+		// A fresh API each time: every input starts from the same state.
+		a, iamFake, mem, starter := memAPIParts()
+		before := fuzzState(t, iamFake, mem, starter)
 		ev := events.APIGatewayProxyRequest{HTTPMethod: method, Path: path, Resource: resource, Body: body, IsBase64Encoded: b64}
 		if param != "" {
 			ev.PathParameters = map[string]string{"accessKeyId": param, "runId": param}
@@ -186,6 +231,13 @@ func FuzzAPIRequest(f *testing.F) {
 		}
 		if resp.StatusCode == http.StatusMethodNotAllowed && resp.Headers["Allow"] == "" {
 			t.Fatal("405 without Allow")
+		}
+		// Bad input changes nothing: not IAM, not the audit trail, and no
+		// sweep is started.
+		if resp.StatusCode >= 400 {
+			if after := fuzzState(t, iamFake, mem, starter); after != before {
+				t.Fatalf("a %d answer changed state:\nbefore %s\nafter  %s\n%s", resp.StatusCode, before, after, resp.Body)
+			}
 		}
 	})
 }
