@@ -390,6 +390,32 @@ func TestInventoryCancel(t *testing.T) {
 	}
 }
 
+// Under a deadline the report is waited for at most a third of the time
+// left, then the listing takes over: a short Lambda timeout is not spent
+// waiting for a report that is still being generated.
+func TestReportWaitBoundedByDeadline(t *testing.T) {
+	f := newFakeIAM()
+	seedUsers(f, 3)
+	f.reportStates = []types.ReportStateType{types.ReportStateTypeInprogress}
+	opts := fastOptions(nil)
+	opts.Sleep = nil // the real timer
+	opts.ReportWait = time.Minute
+	opts.PollInterval = 20 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	inv, err := New(f, nil, opts).Inventory(ctx)
+	if err != nil {
+		t.Fatalf("Inventory: %v", err)
+	}
+	if inv.Source != SourceList || !strings.Contains(inv.Fallback, "not ready in time") {
+		t.Errorf("source %s, fallback %q; want the listing after the report wait", inv.Source, inv.Fallback)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("waited %v for the report under a 600ms deadline, want at most about 200ms", d)
+	}
+}
+
 func TestInventoryCancelWhilePolling(t *testing.T) {
 	f := newFakeIAM()
 	f.reportStates = []types.ReportStateType{types.ReportStateTypeInprogress}

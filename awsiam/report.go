@@ -44,6 +44,13 @@ func (p *Provider) reportInventory(ctx context.Context) (*sweep.Inventory, error
 func (p *Provider) credentialReport(ctx context.Context) (*iam.GetCredentialReportOutput, error) {
 	start := time.Now()
 	var waited time.Duration
+	// A run with a deadline (a Lambda with a short timeout) spends at most
+	// a third of its time waiting for the report, so that the fallback
+	// listing still has time to run.
+	wait := p.opts.ReportWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = max(min(wait, time.Until(dl)/3), 0)
+	}
 	for {
 		gen, err := p.api.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
 		if err != nil {
@@ -67,8 +74,8 @@ func (p *Provider) credentialReport(ctx context.Context) (*iam.GetCredentialRepo
 				return nil, fmt.Errorf("get credential report: %w", err)
 			}
 		}
-		if waited >= p.opts.ReportWait || time.Since(start) >= p.opts.ReportWait {
-			return nil, fmt.Errorf("%w after %v (last state %s)", errReportTimeout, p.opts.ReportWait, state)
+		if waited >= wait || time.Since(start) >= wait {
+			return nil, fmt.Errorf("%w after %v (last state %s)", errReportTimeout, wait.Round(time.Millisecond), state)
 		}
 		if err := p.opts.Sleep(ctx, p.opts.PollInterval); err != nil {
 			return nil, fmt.Errorf("wait for credential report: %w", err)
