@@ -244,6 +244,11 @@ func checkReason(s string) error {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
 			return badRequest("invalid_reason", "reason: control characters are not allowed")
 		}
+		// Bidirectional controls (U+202E and kin) would make the audit
+		// record read differently from what it holds.
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return badRequest("invalid_reason", fmt.Sprintf("reason: bidirectional control character %U is not allowed", r))
+		}
 	}
 	return nil
 }

@@ -641,6 +641,7 @@ func TestAPIBadInput(t *testing.T) {
 		{"reason too long", revoke(`{"reason": "` + long + `"}`), 400, "reason_too_long", ""},
 		{"reason not a string", revoke(`{"reason": 42}`), 400, "invalid_body", ""},
 		{"reason with a control character", revoke(`{"reason": "a\u0000b"}`), 400, "invalid_reason", ""},
+		{"reason with a right-to-left override", revoke(`{"reason": "leaked in \u202egnp.yek"}`), 400, "invalid_reason", ""},
 		{"unknown action", revoke(`{"action": "destroy"}`), 400, "invalid_action", ""},
 		{"action in capitals", revoke(`{"action": "DELETE"}`), 400, "invalid_action", ""},
 		{"action not a string", revoke(`{"action": ["delete"]}`), 400, "invalid_body", ""},
