@@ -637,3 +637,24 @@ func TestRetryOfRunThatFailedBeforeDecidingStartsOver(t *testing.T) {
 		t.Errorf("IAM changes (-want +got):\n%s", diff)
 	}
 }
+
+// A key deleted by someone else after the live re-check and before the IAM
+// call: UpdateAccessKey answers NoSuchEntity, and the outcome is "gone",
+// closing the intent, not a failure.
+func TestNoSuchEntityOnActionIsGone(t *testing.T) {
+	const id = "AKIABOB0000000000001"
+	f := newFake()
+	f.add("bob", id, 400, 1)
+	f.failDeactivate[id] = fmt.Errorf("update access key %s: %w", id, sweep.ErrKeyNotFound)
+	j := store.NewMem()
+	res := run(t, engine(f, j, base), context.Background(), enforcePolicy(7), "e1")
+	if res.Run.Counts[sweep.CountGone] != 1 || res.Run.Counts[sweep.CountErrors] != 0 {
+		t.Errorf("counts %v, want the key gone and no error", res.Run.Counts)
+	}
+	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:gone"}, kinds(t, j, id)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if ks, _ := j.KeyState(context.Background(), id); ks == nil || ks.Intent != nil {
+		t.Errorf("key state %+v, want its intent closed", ks)
+	}
+}
