@@ -222,17 +222,29 @@ func TestDispatchRefusesToWidenThePolicy(t *testing.T) {
 	}
 }
 
-// A failure before the account's run starts is retried, and recorded (and
-// sent on to the dead-letter queue) on the last delivery only.
-func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
+// dispatchOne dispatches an organization run of one account on the
+// in-memory store, and returns the store, the run and its one message.
+func dispatchOne(t *testing.T) (*store.Mem, *Dispatched, Message) {
+	t.Helper()
 	mem, d := memSetup(t, testPolicy(nil), "111111111111")
-	ctx := t.Context()
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	dres, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := d.Queue.(*MemQueue).Take()[0]
-	w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: failingOpener{}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	return mem, dres, d.Queue.(*MemQueue).Take()[0]
+}
+
+// memWorker is a worker on the in-memory store at fixedNow.
+func memWorker(mem *store.Mem, accounts Opener) *Worker {
+	return &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: accounts, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+}
+
+// A failure before the account's run starts is retried, and recorded (and
+// sent on to the dead-letter queue) on the last delivery only.
+func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
+	mem, dres, msg := dispatchOne(t)
+	ctx := t.Context()
+	w := memWorker(mem, failingOpener{})
 	for receive := 1; receive <= 2; receive++ {
 		sw := w.Sweep(ctx, msg, receive)
 		if !sw.Retry || sw.Recorded != nil || sw.Err == nil {
@@ -256,15 +268,10 @@ func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
 // hand to the queue, say) is never acted on: no role is assumed, no run is
 // written, and it goes on towards the dead-letter queue.
 func TestWorkerRefusesUnplannedAccount(t *testing.T) {
-	mem, d := memSetup(t, testPolicy(nil), "111111111111")
+	mem, dres, msg := dispatchOne(t)
 	ctx := t.Context()
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := d.Queue.(*MemQueue).Take()[0]
 	msg.AccountID = "222222222222"
-	w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: panicOpener{t}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	w := memWorker(mem, panicOpener{t})
 	for receive := 1; receive <= DefaultMaxReceives; receive++ {
 		sw := w.Sweep(ctx, msg, receive)
 		if !errors.Is(sw.Err, ErrUnplanned) || !sw.Retry || sw.Recorded != nil {
@@ -285,19 +292,14 @@ func TestWorkerRefusesUnplannedAccount(t *testing.T) {
 // account is recorded failed with the reason, and the message is not
 // retried.
 func TestWorkerHonoursDenyListAddedAfterPlan(t *testing.T) {
-	mem, d := memSetup(t, testPolicy(nil), "111111111111")
+	mem, dres, msg := dispatchOne(t)
 	ctx := t.Context()
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := d.Queue.(*MemQueue).Take()[0]
 	p := testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{"111111111111"}})
 	p.Version = "org-test-2"
 	if err := mem.PutPolicy(ctx, store.DefaultPolicyID, p, "test"); err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: panicOpener{t}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	w := memWorker(mem, panicOpener{t})
 	sw := w.Sweep(ctx, msg, 1)
 	if sw.Retry || sw.Recorded == nil || sw.Recorded.Status != store.AccountFailed {
 		t.Fatalf("%+v, want recorded failed and not retried", sw)
@@ -332,13 +334,8 @@ func TestWorkerRunningDuplicate(t *testing.T) {
 		{"dead worker", 20 * time.Minute, false, store.AccountFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mem, d := memSetup(t, testPolicy(nil), "111111111111")
+			mem, dres, msg := dispatchOne(t)
 			ctx := t.Context()
-			dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			msg := d.Queue.(*MemQueue).Take()[0]
 			// Another worker started the account's run and never finished it.
 			started := &store.Run{
 				RunID: AccountRunID(msg.OrgRunID, msg.AccountID), Account: msg.AccountID, StartedAt: fixedNow.Add(-tc.age),
@@ -347,7 +344,7 @@ func TestWorkerRunningDuplicate(t *testing.T) {
 			if err := mem.BeginRun(ctx, started); err != nil {
 				t.Fatal(err)
 			}
-			w := &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: idleOpener{}, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+			w := memWorker(mem, idleOpener{})
 			sw := w.Sweep(ctx, msg, 2)
 			status := ""
 			if sw.Recorded != nil {

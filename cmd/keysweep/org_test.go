@@ -84,9 +84,17 @@ func (m orgMember) keyStatus(t *testing.T) string {
 	return string(out.AccessKeyMetadata[0].Status)
 }
 
+// putPolicyFile stores the policy document given as YAML through the CLI.
+func putPolicyFile(t *testing.T, doc string) {
+	t.Helper()
+	if code, _, stderr := cli(t, "policy", "put", writeFile(t, "policy.yaml", doc)); code != 0 {
+		t.Fatalf("policy put: %d %s", code, stderr)
+	}
+}
+
 func TestSweepOrg(t *testing.T) {
 	m := organization(t, 3)
-	policyFile := writeFile(t, "policy.yaml", fmt.Sprintf(`
+	putPolicyFile(t, fmt.Sprintf(`
 version: org-cli-1
 mode: enforce
 maxInactiveDays: 90
@@ -95,9 +103,6 @@ blastRadius: {maxActions: 10, maxPercent: 100}
 organization:
   accounts: ["%s", "%s"]
 `, m[0].id, m[1].id))
-	if code, _, stderr := cli(t, "policy", "put", policyFile); code != 0 {
-		t.Fatalf("policy put: %d %s", code, stderr)
-	}
 
 	code, stdout, stderr := cli(t, "sweep", "--org", "--role", "sweeper-role", "--external-id", "ext-cli", "--concurrency", "2", "--output", "json", "--event-id", "cli-org-1")
 	if code != exitOK {
@@ -134,7 +139,7 @@ organization:
 
 func TestSweepOrgFailedAccountExitCode(t *testing.T) {
 	m := organization(t, 2)
-	policyFile := writeFile(t, "policy.yaml", fmt.Sprintf(`
+	putPolicyFile(t, fmt.Sprintf(`
 version: org-cli-2
 mode: enforce
 maxInactiveDays: 90
@@ -142,9 +147,6 @@ deleteAfterDays: 7
 blastRadius: {maxActions: 10, maxPercent: 100}
 organization: {accounts: ["%s", "%s"]}
 `, m[0].id, m[1].id))
-	if code, _, stderr := cli(t, "policy", "put", policyFile); code != 0 {
-		t.Fatalf("policy put: %d %s", code, stderr)
-	}
 	testenv.Emulator(t).FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, org.RoleARN("aws", m[1].id, "keysweep-member"))
 	code, stdout, stderr := cli(t, "sweep", "--org", "--external-id", "ext-cli")
 	if code != exitFailure {
@@ -163,15 +165,12 @@ organization: {accounts: ["%s", "%s"]}
 // says so with a failing exit code instead of 0.
 func TestSweepOrgUnfinishedExitCode(t *testing.T) {
 	m := organization(t, 1)
-	policyFile := writeFile(t, "policy.yaml", fmt.Sprintf(`
+	putPolicyFile(t, fmt.Sprintf(`
 version: org-cli-3
 mode: audit
 maxInactiveDays: 90
 organization: {accounts: ["%s"]}
 `, m[0].id))
-	if code, _, stderr := cli(t, "policy", "put", policyFile); code != 0 {
-		t.Fatalf("policy put: %d %s", code, stderr)
-	}
 	testenv.Emulator(t).FaultMatching(t, "DynamoDB.TransactWriteItems", "ValidationException", 400, 0, "ACCOUNT#"+m[0].id)
 	code, _, stderr := cli(t, "sweep", "--org", "--external-id", "ext-cli")
 	if code != exitFailure || !strings.Contains(stderr, "is unfinished: 0 of 1 accounts recorded") {
