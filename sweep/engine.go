@@ -806,6 +806,13 @@ func (e *Engine) liveKey(ctx context.Context, user, id string) (present bool, st
 	return false, "", nil
 }
 
+// gone records a planned action whose key vanished before keysweep acted.
+func (e *Engine) gone(ctx context.Context, run *store.Run, p *policy.Policy, d *KeyDecision, detail string) {
+	d.Outcome = OutcomeGone
+	run.Counts[CountGone]++
+	e.record(ctx, run, p, d, store.KindDecision, "", "key already gone before keysweep acted"+detail)
+}
+
 // act re-checks one planned action against live IAM data and carries it out
 // between a write-ahead intent and an outcome record.
 func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *candidate, d *KeyDecision) {
@@ -814,9 +821,7 @@ func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *c
 	// Re-read last use right before acting: the report can be hours old.
 	owner, last, err := e.Provider.LastUsed(ctx, d.AccessKeyID)
 	if errors.Is(err, ErrKeyNotFound) {
-		d.Outcome = OutcomeGone
-		run.Counts[CountGone]++
-		e.record(ctx, run, p, d, store.KindDecision, "", "key already gone before keysweep acted")
+		e.gone(ctx, run, p, d, "")
 		return
 	}
 	if err != nil {
@@ -825,9 +830,7 @@ func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *c
 		// AccessDenied rather than NoSuchEntity: the user's live key list
 		// tells whether the key is still there.
 		if present, _, lerr := e.liveKey(ctx, d.UserName, d.AccessKeyID); lerr == nil && !present {
-			d.Outcome = OutcomeGone
-			run.Counts[CountGone]++
-			e.record(ctx, run, p, d, store.KindDecision, "", "key already gone before keysweep acted (last-use re-check: "+err.Error()+")")
+			e.gone(ctx, run, p, d, " (last-use re-check: "+err.Error()+")")
 			return
 		}
 		d.Outcome, d.Error = OutcomeFailed, err.Error()
@@ -851,9 +854,7 @@ func (e *Engine) act(ctx context.Context, run *store.Run, p *policy.Policy, c *c
 			e.record(ctx, run, p, d, store.KindDecision, "", "live status re-check failed: "+lerr.Error())
 			return
 		case !present:
-			d.Outcome = OutcomeGone
-			run.Counts[CountGone]++
-			e.record(ctx, run, p, d, store.KindDecision, "", "key already gone before keysweep acted")
+			e.gone(ctx, run, p, d, "")
 			return
 		}
 		k.Status = st
