@@ -28,6 +28,8 @@ const (
 	// ActionMarkDue starts a key's notice period in a store that cannot
 	// deactivate: no key store call, only keysweep's state.
 	ActionMarkDue Action = "mark-due"
+	// ActionClearDue ends a notice period of a key no longer stale.
+	ActionClearDue Action = "clear-due"
 )
 
 // Result is what became of an intent (outcome records) or a request.

@@ -126,3 +126,7 @@ func (inv *Inventory) Keys() int {
 	}
 	return n
 }
+
+// DefaultPolicyID is the id of the policy item the default target's sweeps
+// use unless told otherwise.
+const DefaultPolicyID = "default"
