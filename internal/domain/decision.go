@@ -44,18 +44,18 @@ type KeyDecision struct {
 // Counters recorded on a run. Verdict counters (keep, exempt, deactivate,
 // delete) count the plan; the others count what happened.
 const (
-	CountEvaluated      = "evaluated"
-	CountKeep           = "keep"
-	CountExempt         = "exempt"
-	CountDeactivate     = "deactivate"
-	CountDelete         = "delete"
-	CountDeactivated    = "deactivated"
-	CountDeleted        = "deleted"
-	CountMarkedDue      = "markedDue"       // notice periods started (stores without status)
-	CountGone           = "gone"            // already deleted by someone else
-	CountKept           = "kept"            // kept by the live re-check
-	CountBusy           = "busy"            // another run holds an intent on the key
+	CountEvaluated       = "evaluated"
+	CountKeep            = "keep"
+	CountExempt          = "exempt"
+	CountDeactivate      = "deactivate"
+	CountDelete          = "delete"
+	CountDeactivated     = "deactivated"
+	CountDeleted         = "deleted"
+	CountMarkedDue       = "markedDue"       // notice periods started (stores without status)
+	CountGone            = "gone"            // already deleted by someone else
+	CountKept            = "kept"            // kept by the live re-check
+	CountBusy            = "busy"            // another run holds an intent on the key
 	CountAlreadyInactive = "alreadyInactive" // another actor deactivated it first
-	CountSettled        = "settled"         // crashed intents settled
-	CountErrors         = "errors"
+	CountSettled         = "settled"         // crashed intents settled
+	CountErrors          = "errors"
 )

@@ -29,8 +29,8 @@ type Journal struct {
 	pending  map[string]map[string]domain.Record // scope → key id → intent
 	resume   map[string]string                   // scope → after
 	policies map[string]map[string]any
-	orgs     map[string]*domain.OrgRun                      // org run id → fan-out attributes
-	accounts map[string]map[string]domain.AccountResult    // org run id → account → result
+	orgs     map[string]*domain.OrgRun                  // org run id → fan-out attributes
+	accounts map[string]map[string]domain.AccountResult // org run id → account → result
 }
 
 // New returns an empty journal.
