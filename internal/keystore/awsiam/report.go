@@ -13,20 +13,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/sweep"
+	"github.com/keysweep/keysweep/internal/domain"
 )
 
 // errReportTimeout is returned when the report is not ready within ReportWait.
 var errReportTimeout = errors.New("not ready in time")
 
 // reportInventory gets a complete credential report and parses it.
-func (p *Provider) reportInventory(ctx context.Context) (*sweep.Inventory, error) {
+func (p *Store) reportInventory(ctx context.Context) (*domain.Inventory, error) {
 	out, err := p.credentialReport(ctx)
 	if err != nil {
 		return nil, err
 	}
-	users, err := parseReport(out.Content)
+	owners, err := parseReport(out.Content)
 	if err != nil {
 		return nil, fmt.Errorf("parse credential report: %w", err)
 	}
@@ -34,16 +33,19 @@ func (p *Provider) reportInventory(ctx context.Context) (*sweep.Inventory, error
 	if out.GeneratedTime != nil {
 		generated = out.GeneratedTime.UTC()
 	}
-	return &sweep.Inventory{Source: SourceReport, GeneratedAt: generated, Users: users}, nil
+	return &domain.Inventory{Source: SourceReport, GeneratedAt: generated, Owners: owners}, nil
 }
 
 // credentialReport asks IAM to generate the report until it is COMPLETE,
-// then gets it, polling every PollInterval for at most ReportWait. When the
-// report is in progress, missing or expired, it asks again: generating a
-// fresh report is the only way on from any of those.
-func (p *Provider) credentialReport(ctx context.Context) (*iam.GetCredentialReportOutput, error) {
+// then gets it, for at most ReportWait. It polls the report's state, first
+// after 100 ms, then twice as long each time up to PollInterval, so that a
+// report that is ready at once costs no fixed wait. When the report is in
+// progress, missing or expired, it asks again: generating a fresh report
+// is the only way on from any of those.
+func (p *Store) credentialReport(ctx context.Context) (*iam.GetCredentialReportOutput, error) {
 	start := time.Now()
 	var waited time.Duration
+	polls := 0
 	// A run with a deadline (a Lambda with a short timeout) spends at most
 	// a third of its time waiting for the report, so that the fallback
 	// listing still has time to run.
@@ -77,12 +79,17 @@ func (p *Provider) credentialReport(ctx context.Context) (*iam.GetCredentialRepo
 		if waited >= wait || time.Since(start) >= wait {
 			return nil, fmt.Errorf("%w after %v (last state %s)", errReportTimeout, wait.Round(time.Millisecond), state)
 		}
-		if err := p.opts.Sleep(ctx, p.opts.PollInterval); err != nil {
+		pause := min(firstPoll<<min(polls, 10), p.opts.PollInterval)
+		polls++
+		if err := p.opts.Sleep(ctx, pause); err != nil {
 			return nil, fmt.Errorf("wait for credential report: %w", err)
 		}
-		waited += p.opts.PollInterval
+		waited += pause
 	}
 }
+
+// firstPoll is the first pause between report polls.
+const firstPoll = 100 * time.Millisecond
 
 // Report columns keysweep reads, by header name; AWS documents the order
 // but may add columns, so positions are not relied on.
@@ -97,10 +104,11 @@ var keySlots = [...]string{"access_key_1", "access_key_2"}
 // rootUser is the report's row for the account root user.
 const rootUser = "<root_account>"
 
-// parseReport parses a credential report CSV into users sorted by name. A
-// key slot holds a key when its last_rotated (the key's creation time) is a
-// time. AccessKeyID is empty: the report does not carry key ids.
-func parseReport(content []byte) ([]sweep.User, error) {
+// parseReport parses a credential report CSV into owners sorted by name.
+// A key slot holds a key when its last_rotated (the key's creation time) is
+// a time. The key's ID is empty (the report does not carry key ids): Slot
+// numbers it.
+func parseReport(content []byte) ([]domain.Owner, error) {
 	r := csv.NewReader(bytes.NewReader(content))
 	header, err := r.Read()
 	if err != nil {
@@ -121,7 +129,7 @@ func parseReport(content []byte) ([]sweep.User, error) {
 	}
 	r.FieldsPerRecord = len(header)
 
-	users := []sweep.User{}
+	users := []domain.Owner{}
 	for line := 2; ; line++ {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -139,8 +147,8 @@ func parseReport(content []byte) ([]sweep.User, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		u := sweep.User{Name: name, Path: path, ARN: arn, Keys: []policy.Key{}}
-		for _, s := range keySlots {
+		u := domain.Owner{Name: name, Path: path, ARN: arn, Keys: []domain.Key{}}
+		for slot, s := range keySlots {
 			created, err := reportTime(rec[col[s+"_last_rotated"]])
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %s_last_rotated: %w", line, s, err)
@@ -152,22 +160,23 @@ func parseReport(content []byte) ([]sweep.User, error) {
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %s_last_used_date: %w", line, s, err)
 			}
-			k := policy.Key{
-				Account:    account,
-				UserName:   name,
-				UserPath:   path,
-				Status:     policy.StatusInactive,
-				CreatedAt:  *created,
-				LastUsedAt: lastUsed,
+			k := domain.Key{
+				Account:      account,
+				Owner:        name,
+				Slot:         slot + 1,
+				Status:       domain.StatusInactive,
+				CreatedAt:    *created,
+				LastUsedAt:   lastUsed,
+				LastUseKnown: true,
 			}
 			if rec[col[s+"_active"]] == "true" {
-				k.Status = policy.StatusActive
+				k.Status = domain.StatusActive
 			}
 			u.Keys = append(u.Keys, k)
 		}
 		users = append(users, u)
 	}
-	sortUsers(users)
+	sortOwners(users)
 	return users, nil
 }
 

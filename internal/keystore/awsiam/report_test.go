@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/sweep"
+	"github.com/keysweep/keysweep/internal/domain"
 )
 
 func ts(s string) time.Time {
@@ -29,22 +27,22 @@ func tp(s string) *time.Time {
 }
 
 // wantReportUsers is testdata/credential-report.csv as users.
-func wantReportUsers() []sweep.User {
+func wantReportUsers() []domain.Owner {
 	const acct = "123456789012"
-	return []sweep.User{
-		{Name: "alice", Path: "/", ARN: "arn:aws:iam::123456789012:user/alice", Keys: []policy.Key{
-			{Account: acct, UserName: "alice", UserPath: "/", Status: policy.StatusActive,
+	return []domain.Owner{
+		{Name: "alice", Path: "/", ARN: "arn:aws:iam::123456789012:user/alice", Keys: []domain.Key{
+			{Account: acct, Owner: "alice", Slot: 1, LastUseKnown: true, Status: domain.StatusActive,
 				CreatedAt: ts("2023-11-02T10:15:42Z"), LastUsedAt: tp("2024-04-29T16:03:00Z")},
-			{Account: acct, UserName: "alice", UserPath: "/", Status: policy.StatusInactive,
+			{Account: acct, Owner: "alice", Slot: 2, LastUseKnown: true, Status: domain.StatusInactive,
 				CreatedAt: ts("2020-01-10T14:30:05Z")},
 		}},
-		{Name: "carol", Path: "/", ARN: "arn:aws:iam::123456789012:user/carol", Keys: []policy.Key{}},
-		{Name: "dave", Path: "/ops/", ARN: "arn:aws:iam::123456789012:user/ops/dave", Keys: []policy.Key{
-			{Account: acct, UserName: "dave", UserPath: "/ops/", Status: policy.StatusInactive,
+		{Name: "carol", Path: "/", ARN: "arn:aws:iam::123456789012:user/carol", Keys: []domain.Key{}},
+		{Name: "dave", Path: "/ops/", ARN: "arn:aws:iam::123456789012:user/ops/dave", Keys: []domain.Key{
+			{Account: acct, Owner: "dave", Slot: 2, LastUseKnown: true, Status: domain.StatusInactive,
 				CreatedAt: ts("2018-07-08T12:00:00Z"), LastUsedAt: tp("2019-01-01T00:00:00Z")},
 		}},
-		{Name: "deploy-bot", Path: "/service/app/", ARN: "arn:aws:iam::123456789012:user/service/app/deploy-bot", Keys: []policy.Key{
-			{Account: acct, UserName: "deploy-bot", UserPath: "/service/app/", Status: policy.StatusActive,
+		{Name: "deploy-bot", Path: "/service/app/", ARN: "arn:aws:iam::123456789012:user/service/app/deploy-bot", Keys: []domain.Key{
+			{Account: acct, Owner: "deploy-bot", Slot: 1, LastUseKnown: true, Status: domain.StatusActive,
 				CreatedAt: ts("2021-06-15T08:01:12Z"), LastUsedAt: tp("2024-05-01T23:59:01Z")},
 		}},
 	}
@@ -105,14 +103,14 @@ func TestParseReport(t *testing.T) {
 	tests := []struct {
 		name    string
 		content []byte
-		want    []sweep.User
+		want    []domain.Owner
 		wantErr string
 	}{
 		{name: "as documented", content: report, want: wantReportUsers()},
 		{name: "columns reversed", content: permuteColumns(t, report, reversed), want: wantReportUsers()},
 		{name: "columns interleaved", content: permuteColumns(t, report, interleaved), want: wantReportUsers()},
 		{name: "extra column", content: permuteColumns(t, report, func(n int) []int { return append(reversed(n), 0) }), want: wantReportUsers()},
-		{name: "header only", content: report[:bytes.IndexByte(report, '\n')+1], want: []sweep.User{}},
+		{name: "header only", content: report[:bytes.IndexByte(report, '\n')+1], want: []domain.Owner{}},
 		{name: "crlf line ends", content: bytes.ReplaceAll(report, []byte("\n"), []byte("\r\n")), want: wantReportUsers()},
 		{name: "empty", content: nil, wantErr: "read header"},
 		{name: "missing column", content: []byte("user,arn\nbob,arn:aws:iam::1:user/bob\n"), wantErr: `no "access_key_1_active" column`},
@@ -177,7 +175,7 @@ func FuzzParseReport(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !slices.IsSortedFunc(users, func(a, b sweep.User) int { return strings.Compare(a.Name, b.Name) }) {
+		if !slices.IsSortedFunc(users, func(a, b domain.Owner) int { return strings.Compare(a.Name, b.Name) }) {
 			t.Errorf("users not sorted")
 		}
 		for _, u := range users {
@@ -188,7 +186,7 @@ func FuzzParseReport(f *testing.F) {
 				t.Errorf("user %q: %d keys", u.Name, len(u.Keys))
 			}
 			for _, k := range u.Keys {
-				if k.UserName != u.Name || k.UserPath != u.Path || k.CreatedAt.IsZero() {
+				if k.Owner != u.Name || k.CreatedAt.IsZero() {
 					t.Errorf("user %q: key %+v", u.Name, k)
 				}
 			}

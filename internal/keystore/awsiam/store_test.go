@@ -16,9 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/sweep"
+	"github.com/keysweep/keysweep/internal/domain"
 )
 
 const testAccount = "123456789012"
@@ -47,16 +45,16 @@ func fastOptions(sleeps *[]time.Duration) Options {
 // seedUsers adds n users (u00, u01, ...) with i%3 keys each; user u03 has
 // five keys so that ListAccessKeys pages. It returns the inventory the
 // listing must give.
-func seedUsers(f *fakeIAM, n int) []sweep.User {
+func seedUsers(f *fakeIAM, n int) []domain.Owner {
 	base := ts("2024-01-01T00:00:00Z")
-	var want []sweep.User
+	var want []domain.Owner
 	for i := range n {
 		name, path := fmt.Sprintf("u%02d", i), "/"
 		if i%2 == 1 {
 			path = "/service/"
 		}
 		f.addUser(name, path)
-		u := sweep.User{Name: name, Path: path, ARN: "arn:aws:iam::" + testAccount + ":user" + path + name, Keys: []policy.Key{}}
+		u := domain.Owner{Name: name, Path: path, ARN: "arn:aws:iam::" + testAccount + ":user" + path + name, Keys: []domain.Key{}}
 		nkeys := i % 3
 		if i == 3 {
 			nkeys = 5
@@ -64,17 +62,17 @@ func seedUsers(f *fakeIAM, n int) []sweep.User {
 		for j := range nkeys {
 			id := fmt.Sprintf("AKIA%02d%02d", i, j)
 			created := base.Add(time.Duration(i*10+j) * time.Hour)
-			status, pstatus := types.StatusTypeActive, policy.StatusActive
+			status, pstatus := types.StatusTypeActive, domain.StatusActive
 			var last *time.Time
 			if j%2 == 0 {
 				t := created.Add(48 * time.Hour)
 				last = &t
 			} else {
-				status, pstatus = types.StatusTypeInactive, policy.StatusInactive
+				status, pstatus = types.StatusTypeInactive, domain.StatusInactive
 			}
 			f.addKey(name, id, status, created, last)
-			u.Keys = append(u.Keys, policy.Key{
-				Account: testAccount, UserName: name, UserPath: path, AccessKeyID: id,
+			u.Keys = append(u.Keys, domain.Key{
+				Account: testAccount, Owner: name, ID: id, LastUseKnown: true,
 				Status: pstatus, CreatedAt: created, LastUsedAt: last,
 			})
 		}
@@ -88,7 +86,7 @@ func TestInventoryListing(t *testing.T) {
 	want := seedUsers(f, 7)
 	opts := fastOptions(nil)
 	opts.NoReport = true
-	p := New(f, nil, opts)
+	p := f.store(nil, opts)
 
 	before := time.Now().UTC()
 	inv, err := p.Inventory(context.Background())
@@ -101,7 +99,7 @@ func TestInventoryListing(t *testing.T) {
 	if inv.GeneratedAt.Before(before) || inv.GeneratedAt.After(time.Now()) {
 		t.Errorf("GeneratedAt = %v, want about now", inv.GeneratedAt)
 	}
-	if diff := cmp.Diff(want, inv.Users); diff != "" {
+	if diff := cmp.Diff(want, inv.Owners); diff != "" {
 		t.Errorf("Users (-want +got):\n%s", diff)
 	}
 	keys := 0
@@ -155,13 +153,13 @@ func TestInventoryReport(t *testing.T) {
 			f.report = readTestdata(t, "credential-report.csv")
 			f.reportTime = generated
 			var sleeps []time.Duration
-			p := New(f, nil, fastOptions(&sleeps))
+			p := f.store(nil, fastOptions(&sleeps))
 
 			inv, err := p.Inventory(context.Background())
 			if err != nil {
 				t.Fatalf("Inventory: %v", err)
 			}
-			want := &sweep.Inventory{Source: SourceReport, GeneratedAt: generated, Users: wantReportUsers()}
+			want := &domain.Inventory{Source: SourceReport, GeneratedAt: generated, Owners: wantReportUsers()}
 			if diff := cmp.Diff(want, inv); diff != "" {
 				t.Errorf("Inventory (-want +got):\n%s", diff)
 			}
@@ -228,7 +226,7 @@ func TestInventoryFallback(t *testing.T) {
 			want := seedUsers(f, 5)
 			f.report = readTestdata(t, "credential-report.csv")
 			tc.setup(f)
-			p := New(f, nil, fastOptions(nil))
+			p := f.store(nil, fastOptions(nil))
 
 			inv, err := p.Inventory(context.Background())
 			if err != nil {
@@ -240,7 +238,7 @@ func TestInventoryFallback(t *testing.T) {
 			if inv.Fallback != tc.wantReason {
 				t.Errorf("Fallback = %q, want %q", inv.Fallback, tc.wantReason)
 			}
-			if diff := cmp.Diff(want, inv.Users); diff != "" {
+			if diff := cmp.Diff(want, inv.Owners); diff != "" {
 				t.Errorf("Users (-want +got):\n%s", diff)
 			}
 		})
@@ -304,7 +302,7 @@ func TestInventoryListingError(t *testing.T) {
 			tc.setup(f)
 			opts := fastOptions(nil)
 			opts.NoReport = true
-			_, err := New(f, nil, opts).Inventory(context.Background())
+			_, err := f.store(nil, opts).Inventory(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Inventory: err = %v, want one containing %q", err, tc.wantErr)
 			}
@@ -323,15 +321,15 @@ func TestInventoryListingVanished(t *testing.T) {
 	gone := &types.NoSuchEntityException{Message: aws.String("gone")}
 	f.failFor("ListAccessKeys", "u01", gone)
 	f.failFor("GetAccessKeyLastUsed", "u02", gone) // u02 has two keys
-	want = []sweep.User{want[0], want[2], want[3]}
-	want[1].Keys = []policy.Key{}
+	want = []domain.Owner{want[0], want[2], want[3]}
+	want[1].Keys = []domain.Key{}
 	opts := fastOptions(nil)
 	opts.NoReport = true
-	inv, err := New(f, nil, opts).Inventory(context.Background())
+	inv, err := f.store(nil, opts).Inventory(context.Background())
 	if err != nil {
 		t.Fatalf("Inventory: %v", err)
 	}
-	if diff := cmp.Diff(want, inv.Users); diff != "" {
+	if diff := cmp.Diff(want, inv.Owners); diff != "" {
 		t.Errorf("Users (-want +got):\n%s", diff)
 	}
 }
@@ -354,11 +352,11 @@ func TestInventoryConcurrencyBound(t *testing.T) {
 			opts := fastOptions(nil)
 			opts.NoReport = true
 			opts.Concurrency = tc.concurrency
-			inv, err := New(f, nil, opts).Inventory(context.Background())
+			inv, err := f.store(nil, opts).Inventory(context.Background())
 			if err != nil {
 				t.Fatalf("Inventory: %v", err)
 			}
-			if diff := cmp.Diff(want, inv.Users); diff != "" {
+			if diff := cmp.Diff(want, inv.Owners); diff != "" {
 				t.Errorf("Users (-want +got):\n%s", diff)
 			}
 			// ListUsers runs alone; after it, one call per user in flight.
@@ -380,7 +378,7 @@ func TestInventoryCancel(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 
 	start := time.Now()
-	_, err := New(f, nil, opts).Inventory(ctx)
+	_, err := f.store(nil, opts).Inventory(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Inventory: err = %v, want context.Canceled", err)
 	}
@@ -405,7 +403,7 @@ func TestReportWaitBoundedByDeadline(t *testing.T) {
 	defer cancel()
 	// Waiting for the report until the deadline would end in the
 	// context's error; the listing answering proves the wait stopped first.
-	inv, err := New(f, nil, opts).Inventory(ctx)
+	inv, err := f.store(nil, opts).Inventory(ctx)
 	if err != nil {
 		t.Fatalf("Inventory: %v", err)
 	}
@@ -423,7 +421,7 @@ func TestInventoryCancelWhilePolling(t *testing.T) {
 	opts.ReportWait = time.Minute
 	opts.PollInterval = time.Minute
 	time.AfterFunc(20*time.Millisecond, cancel)
-	_, err := New(f, nil, opts).Inventory(ctx)
+	_, err := f.store(nil, opts).Inventory(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Inventory: err = %v, want context.Canceled", err)
 	}
@@ -436,7 +434,7 @@ func TestAccountID(t *testing.T) {
 	t.Run("given", func(t *testing.T) {
 		s := &fakeSTS{account: "999999999999"}
 		p := New(newFakeIAM(), s, Options{Account: testAccount})
-		got, err := p.AccountID(context.Background())
+		got, err := p.Account(context.Background())
 		if err != nil || got != testAccount {
 			t.Errorf("AccountID = %q, %v; want %q", got, err, testAccount)
 		}
@@ -448,7 +446,7 @@ func TestAccountID(t *testing.T) {
 		s := &fakeSTS{account: "999999999999"}
 		p := New(newFakeIAM(), s, Options{})
 		for range 3 {
-			got, err := p.AccountID(context.Background())
+			got, err := p.Account(context.Background())
 			if err != nil || got != "999999999999" {
 				t.Errorf("AccountID = %q, %v; want %q", got, err, "999999999999")
 			}
@@ -456,12 +454,9 @@ func TestAccountID(t *testing.T) {
 		if s.calls != 1 {
 			t.Errorf("STS called %d times, want 1", s.calls)
 		}
-		if diff := cmp.Diff(map[string]int{"GetCallerIdentity": 1}, p.Calls()); diff != "" {
-			t.Errorf("Calls (-want +got):\n%s", diff)
-		}
 	})
 	t.Run("no sts", func(t *testing.T) {
-		if _, err := New(newFakeIAM(), nil, Options{}).AccountID(context.Background()); err == nil {
+		if _, err := New(newFakeIAM(), nil, Options{}).Account(context.Background()); err == nil {
 			t.Error("AccountID: no error without account and sts")
 		}
 	})
@@ -478,16 +473,16 @@ func TestUserTags(t *testing.T) {
 	}
 	f.addUser("bob", "/", tags...)
 	f.addUser("eve", "/")
-	p := New(f, nil, fastOptions(nil))
+	p := f.store(nil, fastOptions(nil))
 
-	got, err := p.UserTags(context.Background(), "bob")
+	got, err := p.OwnerTags(context.Background(), domain.Owner{Name: "bob"})
 	if err != nil {
 		t.Fatalf("UserTags: %v", err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("UserTags (-want +got):\n%s", diff)
 	}
-	got, err = p.UserTags(context.Background(), "eve")
+	got, err = p.OwnerTags(context.Background(), domain.Owner{Name: "eve"})
 	if err != nil || len(got) != 0 {
 		t.Errorf("UserTags(eve) = %v, %v; want empty", got, err)
 	}
@@ -499,48 +494,48 @@ func TestUserTags(t *testing.T) {
 func TestUserKeysAndActions(t *testing.T) {
 	f := newFakeIAM()
 	want := seedUsers(f, 4) // u03 has five keys
-	p := New(f, &fakeSTS{account: testAccount}, Options{Logger: quiet})
+	p := f.store(&fakeSTS{account: testAccount}, Options{Logger: quiet})
 	ctx := context.Background()
 
-	got, err := p.UserKeys(ctx, "u03")
+	got, err := p.OwnerKeys(ctx, domain.Owner{Name: "u03"})
 	if err != nil {
 		t.Fatalf("UserKeys: %v", err)
 	}
 	wantKeys := want[3].Keys
 	for i := range wantKeys {
-		wantKeys[i].UserPath, wantKeys[i].LastUsedAt = "", nil
+		wantKeys[i].LastUsedAt, wantKeys[i].LastUseKnown = nil, false
 	}
 	if diff := cmp.Diff(wantKeys, got); diff != "" {
 		t.Errorf("UserKeys (-want +got):\n%s", diff)
 	}
 
-	owner, last, err := p.LastUsed(ctx, "AKIA0300")
+	owner, last, err := p.lastUsed(ctx, "AKIA0300")
 	if err != nil || owner != "u03" || last == nil || !last.Equal(ts("2024-01-04T06:00:00Z")) {
 		t.Errorf("LastUsed(AKIA0300) = %q, %v, %v", owner, last, err)
 	}
-	owner, last, err = p.LastUsed(ctx, "AKIA0301")
+	owner, last, err = p.lastUsed(ctx, "AKIA0301")
 	if err != nil || owner != "u03" || last != nil {
 		t.Errorf("LastUsed(AKIA0301) = %q, %v, %v; want never used", owner, last, err)
 	}
 
-	if err := p.Deactivate(ctx, "u03", "AKIA0300"); err != nil {
+	if err := p.Deactivate(ctx, domain.Key{Owner: "u03", ID: "AKIA0300"}); err != nil {
 		t.Fatalf("Deactivate: %v", err)
 	}
 	if s := f.keys["AKIA0300"].status; s != types.StatusTypeInactive {
 		t.Errorf("status after Deactivate = %s", s)
 	}
-	if err := p.Delete(ctx, "u03", "AKIA0300"); err != nil {
+	if err := p.Delete(ctx, domain.Key{Owner: "u03", ID: "AKIA0300"}); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	if _, ok := f.keys["AKIA0300"]; ok {
 		t.Error("key still there after Delete")
 	}
-	err = p.Delete(ctx, "u03", "AKIA0300")
-	if !errors.Is(err, sweep.ErrKeyNotFound) {
-		t.Errorf("Delete again: err = %v, want sweep.ErrKeyNotFound", err)
+	err = p.Delete(ctx, domain.Key{Owner: "u03", ID: "AKIA0300"})
+	if !errors.Is(err, domain.ErrKeyNotFound) {
+		t.Errorf("Delete again: err = %v, want domain.ErrKeyNotFound", err)
 	}
 	wantCalls := map[string]int{
-		"GetCallerIdentity": 1, "ListAccessKeys": 3, "GetAccessKeyLastUsed": 2,
+		"ListAccessKeys": 3, "GetAccessKeyLastUsed": 2,
 		"UpdateAccessKey": 1, "DeleteAccessKey": 2,
 	}
 	if diff := cmp.Diff(wantCalls, p.Calls()); diff != "" {
@@ -552,24 +547,24 @@ func TestNotFound(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		call    func(p *Provider) error
+		call    func(p *Store) error
 		wantErr string
 	}{
-		{name: "delete unknown key", call: func(p *Provider) error { return p.Delete(ctx, "bob", "AKIANOPE") }, wantErr: "delete access key AKIANOPE of bob"},
-		{name: "delete for unknown user", call: func(p *Provider) error { return p.Delete(ctx, "nobody", "AKIABOB") }, wantErr: "delete access key AKIABOB of nobody"},
-		{name: "deactivate unknown key", call: func(p *Provider) error { return p.Deactivate(ctx, "bob", "AKIANOPE") }, wantErr: "deactivate access key AKIANOPE of bob"},
-		{name: "last used unknown key", call: func(p *Provider) error { _, _, err := p.LastUsed(ctx, "AKIANOPE"); return err }, wantErr: "get last use of access key AKIANOPE"},
-		{name: "keys of unknown user", call: func(p *Provider) error { _, err := p.UserKeys(ctx, "nobody"); return err }, wantErr: "list access keys of nobody"},
-		{name: "tags of unknown user", call: func(p *Provider) error { _, err := p.UserTags(ctx, "nobody"); return err }, wantErr: "list tags of user nobody"},
+		{name: "delete unknown key", call: func(p *Store) error { return p.Delete(ctx, domain.Key{Owner: "bob", ID: "AKIANOPE"}) }, wantErr: "delete access key AKIANOPE of bob"},
+		{name: "delete for unknown user", call: func(p *Store) error { return p.Delete(ctx, domain.Key{Owner: "nobody", ID: "AKIABOB"}) }, wantErr: "delete access key AKIABOB of nobody"},
+		{name: "deactivate unknown key", call: func(p *Store) error { return p.Deactivate(ctx, domain.Key{Owner: "bob", ID: "AKIANOPE"}) }, wantErr: "deactivate access key AKIANOPE of bob"},
+		{name: "last used unknown key", call: func(p *Store) error { _, _, err := p.lastUsed(ctx, "AKIANOPE"); return err }, wantErr: "get last use of access key AKIANOPE"},
+		{name: "keys of unknown user", call: func(p *Store) error { _, err := p.OwnerKeys(ctx, domain.Owner{Name: "nobody"}); return err }, wantErr: "list access keys of nobody"},
+		{name: "tags of unknown user", call: func(p *Store) error { _, err := p.OwnerTags(ctx, domain.Owner{Name: "nobody"}); return err }, wantErr: "list tags of user nobody"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIAM()
 			f.addUser("bob", "/")
 			f.addKey("bob", "AKIABOB", types.StatusTypeActive, ts("2024-01-01T00:00:00Z"), nil)
-			err := tc.call(New(f, nil, fastOptions(nil)))
-			if !errors.Is(err, sweep.ErrKeyNotFound) {
-				t.Fatalf("err = %v, want sweep.ErrKeyNotFound", err)
+			err := tc.call(f.store(nil, fastOptions(nil)))
+			if !errors.Is(err, domain.ErrKeyNotFound) {
+				t.Fatalf("err = %v, want domain.ErrKeyNotFound", err)
 			}
 			var ae smithy.APIError
 			if !errors.As(err, &ae) || ae.ErrorCode() != "NoSuchEntity" {
@@ -586,8 +581,8 @@ func TestOtherErrorsAreNotNotFound(t *testing.T) {
 	f := newFakeIAM()
 	f.addUser("bob", "/")
 	f.fail["DeleteAccessKey"] = &smithy.GenericAPIError{Code: "AccessDenied", Message: "no"}
-	err := New(f, nil, fastOptions(nil)).Delete(context.Background(), "bob", "AKIABOB")
-	if err == nil || errors.Is(err, sweep.ErrKeyNotFound) {
+	err := f.store(nil, fastOptions(nil)).Delete(context.Background(), domain.Key{Owner: "bob", ID: "AKIABOB"})
+	if err == nil || errors.Is(err, domain.ErrKeyNotFound) {
 		t.Fatalf("Delete: err = %v, want an error that is not ErrKeyNotFound", err)
 	}
 }
@@ -595,8 +590,8 @@ func TestOtherErrorsAreNotNotFound(t *testing.T) {
 func TestCallsIsACopy(t *testing.T) {
 	f := newFakeIAM()
 	f.addUser("bob", "/")
-	p := New(f, nil, fastOptions(nil))
-	if _, err := p.UserTags(context.Background(), "bob"); err != nil {
+	p := f.store(nil, fastOptions(nil))
+	if _, err := p.OwnerTags(context.Background(), domain.Owner{Name: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	c := p.Calls()
@@ -615,7 +610,7 @@ func TestTagsOf(t *testing.T) {
 	f.addUser("cid", "/")
 	f.addUser("dee", "/ops/", tag("team", "ops"))
 	f.addUser("eve", "/")
-	p := New(f, nil, fastOptions(nil))
+	p := f.store(nil, fastOptions(nil))
 
 	got, err := p.TagsOf(context.Background(), []string{"bob", "cid", "dee", "ghost"})
 	if err != nil {
@@ -644,5 +639,57 @@ func TestTagsOf(t *testing.T) {
 	f.fail = map[string]error{"GetAccountAuthorizationDetails": &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized"}}
 	if _, err := p.TagsOf(context.Background(), []string{"bob"}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("TagsOf when denied: err = %v, want AccessDenied", err)
+	}
+}
+
+func TestRecheckAndFindKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeIAM()
+	f.addUser("bob", "/")
+	last := ts("2024-02-02T00:00:00Z")
+	f.addKey("bob", "AKIABOB", types.StatusTypeInactive, ts("2024-01-01T00:00:00Z"), &last)
+	p := f.store(nil, fastOptions(nil))
+
+	got, err := p.Recheck(ctx, domain.Key{ID: "AKIABOB", Owner: "bob", Status: domain.StatusActive}, false)
+	if err != nil || got.LastUsedAt == nil || !got.LastUsedAt.Equal(last) || !got.LastUseKnown || got.Status != domain.StatusActive {
+		t.Errorf("Recheck without status = %+v, %v; want last use read, status as given", got, err)
+	}
+	got, err = p.Recheck(ctx, domain.Key{ID: "AKIABOB", Owner: "bob", Status: domain.StatusActive}, true)
+	if err != nil || got.Status != domain.StatusInactive {
+		t.Errorf("Recheck with status = %+v, %v; want the live status Inactive", got, err)
+	}
+	if diff := cmp.Diff(map[string]int{"GetAccessKeyLastUsed": 2, "ListAccessKeys": 1}, p.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+
+	k, err := p.FindKey(ctx, "AKIABOB")
+	if err != nil || k.Owner != "bob" || k.Status != domain.StatusInactive || !k.CreatedAt.Equal(ts("2024-01-01T00:00:00Z")) {
+		t.Errorf("FindKey = %+v, %v", k, err)
+	}
+	if _, err := p.FindKey(ctx, "AKIANOPE"); !errors.Is(err, domain.ErrKeyNotFound) {
+		t.Errorf("FindKey of an unknown key: %v, want ErrKeyNotFound", err)
+	}
+
+	// IAM answers AccessDenied for a key it can no longer tie to a user:
+	// the owner's listing, without the key, says it is gone.
+	delete(f.keys, "AKIABOB")
+	f.fail["GetAccessKeyLastUsed"] = &smithy.GenericAPIError{Code: "AccessDenied", Message: "no"}
+	if _, err := p.Recheck(ctx, domain.Key{ID: "AKIABOB", Owner: "bob"}, false); !errors.Is(err, domain.ErrKeyNotFound) {
+		t.Errorf("Recheck of a deleted key under AccessDenied: %v, want ErrKeyNotFound", err)
+	}
+	f.addKey("bob", "AKIABOB2", types.StatusTypeActive, ts("2024-01-01T00:00:00Z"), nil)
+	if _, err := p.Recheck(ctx, domain.Key{ID: "AKIABOB2", Owner: "bob"}, false); err == nil || errors.Is(err, domain.ErrKeyNotFound) {
+		t.Errorf("Recheck of a present key under AccessDenied: %v, want the AccessDenied error", err)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	p := New(newFakeIAM(), nil, Options{BulkTags: true})
+	want := domain.Capabilities{Deactivate: true, LastUsed: true, OwnerTags: true, OwnerPaths: true, BulkTags: true, Report: true}
+	if diff := cmp.Diff(want, p.Capabilities()); diff != "" {
+		t.Errorf("capabilities (-want +got):\n%s", diff)
+	}
+	if c := New(newFakeIAM(), nil, Options{NoReport: true}).Capabilities(); c.Report || c.BulkTags {
+		t.Errorf("without report and bulk tags: %+v", c)
 	}
 }

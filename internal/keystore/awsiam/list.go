@@ -4,22 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/sweep"
+	"github.com/keysweep/keysweep/internal/domain"
 )
 
 // listInventory lists every user, then each user's keys and their last use,
 // for at most Options.Concurrency users at once. The first error stops the
 // others and is returned. A user or key deleted while listing is left out:
 // it is gone, which is what the inventory would have said a moment later.
-func (p *Provider) listInventory(ctx context.Context) (*sweep.Inventory, error) {
+func (p *Store) listInventory(ctx context.Context) (*domain.Inventory, error) {
 	generated := time.Now().UTC()
 	var iamUsers []types.User
 	pg := iam.NewListUsersPaginator(p.api, &iam.ListUsersInput{})
@@ -31,45 +30,32 @@ func (p *Provider) listInventory(ctx context.Context) (*sweep.Inventory, error) 
 		iamUsers = append(iamUsers, page.Users...)
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	results := make([]*sweep.User, len(iamUsers))
-	sem := make(chan struct{}, p.opts.Concurrency)
-	var wg sync.WaitGroup
-loop:
+	results := make([]*domain.Owner, len(iamUsers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.opts.Concurrency)
 	for i, iu := range iamUsers {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break loop
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			u, err := p.listUser(ctx, iu)
-			if err != nil {
-				cancel(err)
-				return
-			}
+		g.Go(func() error {
+			u, err := p.listUser(gctx, iu)
 			results[i] = u
+			return err
 		})
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 
-	users := make([]sweep.User, 0, len(results))
+	users := make([]domain.Owner, 0, len(results))
 	for _, u := range results {
 		if u != nil {
 			users = append(users, *u)
 		}
 	}
-	sortUsers(users)
-	return &sweep.Inventory{Source: SourceList, GeneratedAt: generated, Users: users}, nil
+	sortOwners(users)
+	return &domain.Inventory{Source: SourceList, GeneratedAt: generated, Owners: users}, nil
 }
 
 // listUser lists one user's keys with their last use; nil when the user is gone.
-func (p *Provider) listUser(ctx context.Context, iu types.User) (*sweep.User, error) {
+func (p *Store) listUser(ctx context.Context, iu types.User) (*domain.Owner, error) {
 	name, arn := aws.ToString(iu.UserName), aws.ToString(iu.Arn)
 	account, path, err := parseUserARN(arn)
 	if err != nil {
@@ -79,25 +65,25 @@ func (p *Provider) listUser(ctx context.Context, iu types.User) (*sweep.User, er
 		path = *iu.Path
 	}
 	metas, err := p.listAccessKeys(ctx, name)
-	if errors.Is(err, sweep.ErrKeyNotFound) {
+	if errors.Is(err, domain.ErrKeyNotFound) {
 		p.log.DebugContext(ctx, "user deleted while listing", "user", name)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	u := &sweep.User{Name: name, Path: path, ARN: arn, Keys: make([]policy.Key, 0, len(metas))}
+	u := &domain.Owner{Name: name, Path: path, ARN: arn, Keys: make([]domain.Key, 0, len(metas))}
 	for _, m := range metas {
-		k := keyFromMetadata(account, name, path, m)
-		_, last, err := p.LastUsed(ctx, k.AccessKeyID)
-		if errors.Is(err, sweep.ErrKeyNotFound) {
-			p.log.DebugContext(ctx, "access key deleted while listing", "user", name, "accessKeyId", k.AccessKeyID)
+		k := keyFromMetadata(account, name, m)
+		_, last, err := p.lastUsed(ctx, k.ID)
+		if errors.Is(err, domain.ErrKeyNotFound) {
+			p.log.DebugContext(ctx, "access key deleted while listing", "user", name, "accessKeyId", k.ID)
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("user %s: %w", name, err)
 		}
-		k.LastUsedAt = last
+		k.LastUsedAt, k.LastUseKnown = last, true
 		u.Keys = append(u.Keys, k)
 	}
 	return u, nil

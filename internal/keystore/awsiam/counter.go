@@ -12,18 +12,38 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// Counter counts the attempts an SDK client sends, by operation, and the
-// throttling errors they met. Unlike Provider.Calls it sees every retry:
-// it is what the server saw. It is safe for concurrent use.
+// Counter counts, by operation, the calls an SDK client makes (a page of a
+// listing is a call), the attempts it sends (every retry too: what the
+// server saw) and the throttling errors those met. One middleware on the
+// client's stack counts every operation; nothing wraps the client's
+// methods. It is safe for concurrent use.
 type Counter struct {
 	mu        sync.Mutex
+	calls     map[string]int
 	attempts  map[string]int
 	throttles map[string]int
 }
 
 // NewCounter returns an empty Counter.
 func NewCounter() *Counter {
-	return &Counter{attempts: map[string]int{}, throttles: map[string]int{}}
+	return &Counter{calls: map[string]int{}, attempts: map[string]int{}, throttles: map[string]int{}}
+}
+
+// Calls returns the calls made, by operation name; retries inside the SDK
+// are one call.
+func (c *Counter) Calls() map[string]int {
+	if c == nil {
+		return map[string]int{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.calls)
+}
+
+func (c *Counter) call(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[op]++
 }
 
 // Attempts returns the attempts sent, by operation name ("ListUsers", ...).
@@ -65,12 +85,21 @@ func (c *Counter) record(op string, throttled bool) {
 // so what is counted is what the retryer backed off from.
 var isThrottle = retry.IsErrorThrottles(retry.DefaultThrottles)
 
-// CountingMiddleware adds to a client's stack a middleware that records each
-// attempt in c. It sits at the end of the Finalize step, after the retry
-// middleware, so it runs once per attempt. Use it in iam.Options.APIOptions
-// (or any other client's).
+// CountingMiddleware adds to a client's stack the middlewares that record
+// each call in c (at the end of the Initialize step, once the operation is named: once
+// per call) and
+// each attempt (at the end of the Finalize step, after the retry
+// middleware: once per attempt). Use it in the APIOptions of any client.
 func CountingMiddleware(c *Counter) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
+		err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("keysweepCountCalls",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				c.call(awsmiddleware.GetOperationName(ctx))
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+		if err != nil {
+			return err
+		}
 		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("keysweepCountAttempts",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				out, md, err := next.HandleFinalize(ctx, in)

@@ -15,9 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keysweep/keysweep/awsconf"
+	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/testenv"
-	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 // emuAccount is moto's default account.
@@ -46,7 +45,7 @@ type emuKey struct {
 
 // seedEmulator creates users with paths and keys, backdates the keys, and
 // returns the inventory a listing must give (ids included).
-func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []sweep.User {
+func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []domain.Owner {
 	t.Helper()
 	ctx := t.Context()
 	users := []struct{ name, path string }{
@@ -58,13 +57,13 @@ func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []sweep.Us
 		{user: "dave", created: ts("2018-07-08T12:00:00Z"), lastUsed: tp("2019-01-01T00:00:00Z")},
 		{user: "dave", created: ts("2020-02-29T23:59:59Z"), inactive: true},
 	}
-	want := map[string]*sweep.User{}
+	want := map[string]*domain.Owner{}
 	for _, u := range users {
 		out, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.name), Path: aws.String(u.path)})
 		if err != nil {
 			t.Fatalf("create user %s: %v", u.name, err)
 		}
-		want[u.name] = &sweep.User{Name: u.name, Path: u.path, ARN: aws.ToString(out.User.Arn), Keys: []policy.Key{}}
+		want[u.name] = &domain.Owner{Name: u.name, Path: u.path, ARN: aws.ToString(out.User.Arn), Keys: []domain.Key{}}
 	}
 	for _, k := range keys {
 		out, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.user)})
@@ -73,9 +72,9 @@ func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []sweep.Us
 		}
 		id := aws.ToString(out.AccessKey.AccessKeyId)
 		emu.SetKey(t, id, k.created, k.lastUsed)
-		status := policy.StatusActive
+		status := domain.StatusActive
 		if k.inactive {
-			status = policy.StatusInactive
+			status = domain.StatusInactive
 			if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
 				UserName: aws.String(k.user), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive,
 			}); err != nil {
@@ -83,9 +82,9 @@ func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []sweep.Us
 			}
 		}
 		u := want[k.user]
-		u.Keys = append(u.Keys, policy.Key{
-			Account: emuAccount, UserName: k.user, UserPath: u.Path, AccessKeyID: id,
-			Status: status, CreatedAt: k.created, LastUsedAt: k.lastUsed,
+		u.Keys = append(u.Keys, domain.Key{
+			Account: emuAccount, Owner: k.user, ID: id,
+			Status: status, CreatedAt: k.created, LastUsedAt: k.lastUsed, LastUseKnown: true,
 		})
 	}
 	if _, err := client.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("bob"), Tags: []types.Tag{
@@ -94,7 +93,7 @@ func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []sweep.Us
 	}}); err != nil {
 		t.Fatalf("tag bob: %v", err)
 	}
-	var list []sweep.User
+	var list []domain.Owner
 	for _, u := range users {
 		list = append(list, *want[u.name])
 	}
@@ -102,12 +101,12 @@ func seedEmulator(t *testing.T, emu *testenv.Emu, client *iam.Client) []sweep.Us
 }
 
 // withoutIDs is the inventory as the credential report gives it.
-func withoutIDs(users []sweep.User) []sweep.User {
-	out := make([]sweep.User, len(users))
+func withoutIDs(users []domain.Owner) []domain.Owner {
+	out := make([]domain.Owner, len(users))
 	for i, u := range users {
-		u.Keys = append([]policy.Key{}, u.Keys...)
+		u.Keys = append([]domain.Key{}, u.Keys...)
 		for j := range u.Keys {
-			u.Keys[j].AccessKeyID = ""
+			u.Keys[j].ID = ""
 		}
 		out[i] = u
 	}
@@ -116,7 +115,12 @@ func withoutIDs(users []sweep.User) []sweep.User {
 
 // byCreation compares a user's keys whatever their order: the report's two
 // slots and ListAccessKeys need not agree on it.
-var byCreation = cmpopts.SortSlices(func(a, b policy.Key) bool { return a.CreatedAt.Before(b.CreatedAt) })
+// The report numbers its slots where a listing gives ids: Slot is not
+// compared.
+var byCreation = cmp.Options{
+	cmpopts.SortSlices(func(a, b domain.Key) bool { return a.CreatedAt.Before(b.CreatedAt) }),
+	cmpopts.IgnoreFields(domain.Key{}, "Slot"),
+}
 
 func TestEmulatorProvider(t *testing.T) {
 	emu := testenv.Emulator(t)
@@ -127,8 +131,10 @@ func TestEmulatorProvider(t *testing.T) {
 	want := seedEmulator(t, emu, client)
 	ctx := t.Context()
 
-	newProvider := func(noReport bool) *Provider {
-		return New(client, sts.NewFromConfig(cfg), Options{
+	newStore := func(noReport bool) *Store {
+		c := NewCounter()
+		return New(NewClient(cfg, c), sts.NewFromConfig(cfg), Options{
+			Counter:      c,
 			PollInterval: 20 * time.Millisecond,
 			ReportWait:   5 * time.Second,
 			NoReport:     noReport,
@@ -137,7 +143,7 @@ func TestEmulatorProvider(t *testing.T) {
 	}
 
 	t.Run("account", func(t *testing.T) {
-		got, err := newProvider(false).AccountID(ctx)
+		got, err := newStore(false).Account(ctx)
 		if err != nil || got != emuAccount {
 			t.Errorf("AccountID = %q, %v; want %q", got, err, emuAccount)
 		}
@@ -145,7 +151,7 @@ func TestEmulatorProvider(t *testing.T) {
 
 	t.Run("inventory from the report", func(t *testing.T) {
 		emu.ReportMode(t, "snapshot", true)
-		p := newProvider(false)
+		p := newStore(false)
 		before := time.Now().Add(-time.Second)
 		inv, err := p.Inventory(ctx)
 		if err != nil {
@@ -157,7 +163,7 @@ func TestEmulatorProvider(t *testing.T) {
 		if inv.GeneratedAt.Before(before.Truncate(time.Second)) || inv.GeneratedAt.After(time.Now()) {
 			t.Errorf("GeneratedAt = %v, want about now", inv.GeneratedAt)
 		}
-		if diff := cmp.Diff(withoutIDs(want), inv.Users, byCreation); diff != "" {
+		if diff := cmp.Diff(withoutIDs(want), inv.Owners, byCreation); diff != "" {
 			t.Errorf("Users (-want +got):\n%s", diff)
 		}
 		if p.Calls()["GetCredentialReport"] != 1 {
@@ -166,7 +172,7 @@ func TestEmulatorProvider(t *testing.T) {
 	})
 
 	t.Run("inventory by listing", func(t *testing.T) {
-		p := newProvider(true)
+		p := newStore(true)
 		inv, err := p.Inventory(ctx)
 		if err != nil {
 			t.Fatalf("Inventory: %v", err)
@@ -174,7 +180,7 @@ func TestEmulatorProvider(t *testing.T) {
 		if inv.Source != SourceList || inv.Fallback != "credential report: disabled" {
 			t.Errorf("Source, Fallback = %q, %q", inv.Source, inv.Fallback)
 		}
-		if diff := cmp.Diff(want, inv.Users, byCreation); diff != "" {
+		if diff := cmp.Diff(want, inv.Owners, byCreation); diff != "" {
 			t.Errorf("Users (-want +got):\n%s", diff)
 		}
 	})
@@ -182,21 +188,21 @@ func TestEmulatorProvider(t *testing.T) {
 	t.Run("report denied", func(t *testing.T) {
 		emu.Fault(t, "IAM.GenerateCredentialReport", "AccessDenied", 403, 0)
 		defer emu.ClearFaults(t) // not t.Cleanup: the harness uses t.Context, done by then
-		inv, err := newProvider(false).Inventory(ctx)
+		inv, err := newStore(false).Inventory(ctx)
 		if err != nil {
 			t.Fatalf("Inventory: %v", err)
 		}
 		if inv.Source != SourceList || !strings.HasPrefix(inv.Fallback, "credential report: AccessDenied: ") {
 			t.Errorf("Source, Fallback = %q, %q; want the listing after AccessDenied", inv.Source, inv.Fallback)
 		}
-		if diff := cmp.Diff(want, inv.Users, byCreation); diff != "" {
+		if diff := cmp.Diff(want, inv.Owners, byCreation); diff != "" {
 			t.Errorf("Users (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("tags, keys, last use", func(t *testing.T) {
-		p := newProvider(false)
-		tags, err := p.UserTags(ctx, "bob")
+		p := newStore(false)
+		tags, err := p.OwnerTags(ctx, domain.Owner{Name: "bob"})
 		if err != nil {
 			t.Fatalf("UserTags: %v", err)
 		}
@@ -216,49 +222,49 @@ func TestEmulatorProvider(t *testing.T) {
 		if n := p.Calls()["GetAccountAuthorizationDetails"]; n != 1 {
 			t.Errorf("GetAccountAuthorizationDetails calls = %d, want 1", n)
 		}
-		keys, err := p.UserKeys(ctx, "dave")
+		keys, err := p.OwnerKeys(ctx, domain.Owner{Name: "dave"})
 		if err != nil {
 			t.Fatalf("UserKeys: %v", err)
 		}
-		wantKeys := append([]policy.Key{}, want[3].Keys...)
+		wantKeys := append([]domain.Key{}, want[3].Keys...)
 		for i := range wantKeys {
-			wantKeys[i].UserPath, wantKeys[i].LastUsedAt = "", nil
+			wantKeys[i].LastUsedAt, wantKeys[i].LastUseKnown = nil, false
 		}
 		if diff := cmp.Diff(wantKeys, keys, byCreation); diff != "" {
 			t.Errorf("UserKeys (-want +got):\n%s", diff)
 		}
 		for _, k := range want[3].Keys {
-			owner, last, err := p.LastUsed(ctx, k.AccessKeyID)
+			owner, last, err := p.lastUsed(ctx, k.ID)
 			if err != nil || owner != "dave" || !cmp.Equal(k.LastUsedAt, last) {
-				t.Errorf("LastUsed(%s) = %q, %v, %v; want dave, %v", k.AccessKeyID, owner, last, err, k.LastUsedAt)
+				t.Errorf("LastUsed(%s) = %q, %v, %v; want dave, %v", k.ID, owner, last, err, k.LastUsedAt)
 			}
 		}
 	})
 
 	t.Run("deactivate then delete", func(t *testing.T) {
-		p := newProvider(false)
-		id := want[1].Keys[0].AccessKeyID // bob's
-		if err := p.Deactivate(ctx, "bob", id); err != nil {
+		p := newStore(false)
+		id := want[1].Keys[0].ID // bob's
+		if err := p.Deactivate(ctx, domain.Key{Owner: "bob", ID: id}); err != nil {
 			t.Fatalf("Deactivate: %v", err)
 		}
-		keys, err := p.UserKeys(ctx, "bob")
-		if err != nil || len(keys) != 1 || keys[0].Status != policy.StatusInactive {
+		keys, err := p.OwnerKeys(ctx, domain.Owner{Name: "bob"})
+		if err != nil || len(keys) != 1 || keys[0].Status != domain.StatusInactive {
 			t.Fatalf("UserKeys after Deactivate = %+v, %v", keys, err)
 		}
-		if err := p.Delete(ctx, "bob", id); err != nil {
+		if err := p.Delete(ctx, domain.Key{Owner: "bob", ID: id}); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
-		if err := p.Delete(ctx, "bob", id); !errors.Is(err, sweep.ErrKeyNotFound) {
-			t.Errorf("Delete again: err = %v, want sweep.ErrKeyNotFound", err)
+		if err := p.Delete(ctx, domain.Key{Owner: "bob", ID: id}); !errors.Is(err, domain.ErrKeyNotFound) {
+			t.Errorf("Delete again: err = %v, want domain.ErrKeyNotFound", err)
 		}
-		if err := p.Deactivate(ctx, "bob", id); !errors.Is(err, sweep.ErrKeyNotFound) {
-			t.Errorf("Deactivate deleted key: err = %v, want sweep.ErrKeyNotFound", err)
+		if err := p.Deactivate(ctx, domain.Key{Owner: "bob", ID: id}); !errors.Is(err, domain.ErrKeyNotFound) {
+			t.Errorf("Deactivate deleted key: err = %v, want domain.ErrKeyNotFound", err)
 		}
-		if _, _, err := p.LastUsed(ctx, id); !errors.Is(err, sweep.ErrKeyNotFound) {
-			t.Errorf("LastUsed of deleted key: err = %v, want sweep.ErrKeyNotFound", err)
+		if _, _, err := p.lastUsed(ctx, id); !errors.Is(err, domain.ErrKeyNotFound) {
+			t.Errorf("LastUsed of deleted key: err = %v, want domain.ErrKeyNotFound", err)
 		}
-		if _, err := p.UserKeys(ctx, "nobody"); !errors.Is(err, sweep.ErrKeyNotFound) {
-			t.Errorf("UserKeys of unknown user: err = %v, want sweep.ErrKeyNotFound", err)
+		if _, err := p.OwnerKeys(ctx, domain.Owner{Name: "nobody"}); !errors.Is(err, domain.ErrKeyNotFound) {
+			t.Errorf("UserKeys of unknown user: err = %v, want domain.ErrKeyNotFound", err)
 		}
 	})
 }
@@ -274,12 +280,12 @@ func TestEmulatorThrottling(t *testing.T) {
 
 	t.Run("retried", func(t *testing.T) {
 		counter := NewCounter()
-		p := New(NewClient(loadEmuConfig(t, awsconf.DefaultMaxAttempts), counter), nil, Options{Account: emuAccount, Logger: quiet})
+		p := New(NewClient(loadEmuConfig(t, awsconf.DefaultMaxAttempts), counter), nil, Options{Account: emuAccount, Logger: quiet, Counter: counter})
 		emu.Fault(t, "IAM.ListAccessKeys", "Throttling", 400, 2)
 		defer emu.ClearFaults(t) // not t.Cleanup: the harness uses t.Context, done by then
 		before := emu.Calls(t)["IAM.ListAccessKeys"]
 
-		keys, err := p.UserKeys(ctx, "dave")
+		keys, err := p.OwnerKeys(ctx, domain.Owner{Name: "dave"})
 		if err != nil {
 			t.Fatalf("UserKeys: %v", err)
 		}
@@ -306,8 +312,8 @@ func TestEmulatorThrottling(t *testing.T) {
 		emu.Fault(t, "IAM.ListAccessKeys", "Throttling", 400, 0)
 		defer emu.ClearFaults(t) // not t.Cleanup: the harness uses t.Context, done by then
 
-		_, err := p.UserKeys(ctx, "dave")
-		if err == nil || errors.Is(err, sweep.ErrKeyNotFound) {
+		_, err := p.OwnerKeys(ctx, domain.Owner{Name: "dave"})
+		if err == nil || errors.Is(err, domain.ErrKeyNotFound) {
 			t.Fatalf("UserKeys: err = %v, want the throttling error", err)
 		}
 		if got := counter.Throttles(); got != 3 {

@@ -50,10 +50,18 @@ type fakeIAM struct {
 	inFlight    int
 	maxInFlight int
 
-	calls map[string]int
+	calls   map[string]int
+	counter *Counter // what a client built with NewClient would count
 }
 
 var _ API = (*fakeIAM)(nil)
+
+// store returns a Store on f whose Calls are f's calls, as a client built
+// with NewClient would count them.
+func (f *fakeIAM) store(sts STSAPI, opts Options) *Store {
+	opts.Counter = f.counter
+	return New(f, sts, opts)
+}
 
 type fakeUser struct {
 	name, path string
@@ -77,6 +85,7 @@ func newFakeIAM() *fakeIAM {
 		fail:     map[string]error{},
 		failUser: map[string]map[string]error{},
 		calls:    map[string]int{},
+		counter:  NewCounter(),
 	}
 }
 
@@ -110,6 +119,7 @@ func (f *fakeIAM) arn(u *fakeUser) string {
 func (f *fakeIAM) enter(ctx context.Context, op, user string) error {
 	f.mu.Lock()
 	f.calls[op]++
+	f.counter.call(op)
 	if n := f.throttle[op]; n > 0 {
 		f.throttle[op] = n - 1
 		f.mu.Unlock()
@@ -287,6 +297,20 @@ func (f *fakeIAM) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKey
 		UserName:          aws.String(k.user),
 		AccessKeyLastUsed: &types.AccessKeyLastUsed{LastUsedDate: k.lastUsed, Region: aws.String("N/A"), ServiceName: aws.String("N/A")},
 	}, nil
+}
+
+func (f *fakeIAM) GetUser(ctx context.Context, in *iam.GetUserInput, _ ...func(*iam.Options)) (*iam.GetUserOutput, error) {
+	name := aws.ToString(in.UserName)
+	if err := f.enter(ctx, "GetUser", name); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, err := f.user(name)
+	if err != nil {
+		return nil, err
+	}
+	return &iam.GetUserOutput{User: &types.User{UserName: aws.String(u.name), Path: aws.String(u.path), Arn: aws.String(f.arn(u))}}, nil
 }
 
 func (f *fakeIAM) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, _ ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
