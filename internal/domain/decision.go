@@ -57,5 +57,6 @@ const (
 	CountBusy            = "busy"            // another run holds an intent on the key
 	CountAlreadyInactive = "alreadyInactive" // another actor deactivated it first
 	CountSettled         = "settled"         // crashed intents settled
+	CountSettledByOther  = "settledByOther"  // crashed intents another run settled first
 	CountErrors          = "errors"
 )
