@@ -12,7 +12,7 @@ const day = 24 * time.Hour
 // limits are the effective limits for one key.
 type limits struct {
 	age, inactive, deleteAfter int
-	lifetime                   int // maxKeyLifetimeDays: the policy's own, overrides keep it
+	lifetime                   int    // maxKeyLifetimeDays: the policy's own, overrides keep it
 	rule                       string // Decision.Rule
 	override                   string // how reasons name the override; "" for the default
 }
@@ -21,7 +21,7 @@ type limits struct {
 type facts struct {
 	age, inactive int
 	stale         bool
-	expired       bool // past its expiry date
+	expired       bool   // past its expiry date
 	why           string // the failing rules with figures, or the figures and limits when within
 }
 

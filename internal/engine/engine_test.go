@@ -76,8 +76,8 @@ func (f *fakeStore) add(user, id string, ageDays, lastUsedDays int) {
 
 func (f *fakeStore) count(op string) { f.calls[op]++ }
 
-func (f *fakeStore) Provider() domain.Provider             { return domain.ProviderAWS }
-func (f *fakeStore) Capabilities() domain.Capabilities     { return f.caps }
+func (f *fakeStore) Provider() domain.Provider               { return domain.ProviderAWS }
+func (f *fakeStore) Capabilities() domain.Capabilities       { return f.caps }
 func (f *fakeStore) Account(context.Context) (string, error) { return "111122223333", nil }
 
 // Inventory answers like the credential report (no key ids), or like a

@@ -237,4 +237,6 @@ var errOwnerGone = errors.New("owner gone")
 
 func ownerGone(err error) bool { return errors.Is(err, domain.ErrKeyNotFound) }
 
-func fmtOwnerErr(what, owner string, err error) error { return fmt.Errorf("%s of %s: %w", what, owner, err) }
+func fmtOwnerErr(what, owner string, err error) error {
+	return fmt.Errorf("%s of %s: %w", what, owner, err)
+}
