@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/keysweep/keysweep/awsconf"
+	"github.com/keysweep/keysweep/internal/awsconf"
 	"github.com/keysweep/keysweep/awsiam"
 	"github.com/keysweep/keysweep/store"
 )

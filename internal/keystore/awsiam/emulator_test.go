@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/keysweep/keysweep/awsconf"
+	"github.com/keysweep/keysweep/internal/awsconf"
 	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/testenv"
 )

@@ -1,18 +1,18 @@
-package app_test
+package trigger_test
 
 import (
 	"errors"
 	"os"
 	"testing"
 
-	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/internal/trigger"
 )
 
 // FuzzParseSweepEvent: any payload either parses into something sane or is
 // refused with ErrBadEvent; it never panics.
 func FuzzParseSweepEvent(f *testing.F) {
 	for _, name := range []string{"schedule.json", "manual-audit.json", "manual-users.json", "manual-enforce.json"} {
-		raw, err := os.ReadFile("../events/" + name)
+		raw, err := os.ReadFile("../../events/" + name)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -23,9 +23,9 @@ func FuzzParseSweepEvent(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		ev, err := app.ParseSweepEvent(raw)
+		ev, err := trigger.Parse(raw)
 		if err != nil {
-			if !errors.Is(err, app.ErrBadEvent) {
+			if !errors.Is(err, trigger.ErrBadEvent) {
 				t.Fatalf("error %v does not wrap ErrBadEvent", err)
 			}
 			return

@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 
-	"github.com/keysweep/keysweep/awsiam"
-	"github.com/keysweep/keysweep/sweep"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 )
 
 // RoleARN is the ARN of the member role in an account.
@@ -39,7 +39,7 @@ var _ Opener = (*AssumeRoleOpener)(nil)
 // Open assumes the member role in account, at once, so that a role that
 // cannot be assumed fails here, before the account's run starts, and not
 // in the middle of it.
-func (o *AssumeRoleOpener) Open(ctx context.Context, account, sessionName string) (sweep.Provider, error) {
+func (o *AssumeRoleOpener) Open(ctx context.Context, account, sessionName string) (engine.KeyStore, error) {
 	partition := o.Partition
 	if partition == "" {
 		partition = "aws"

@@ -1,40 +1,31 @@
-package org
+package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
-	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 // Journal is the audit table as the organization fan-out uses it: the
-// engine's journal plus organization runs. *store.Dynamo and *store.Mem
-// satisfy it.
+// engine's journal plus organization runs. Both journals satisfy it.
 type Journal interface {
-	sweep.Journal
-	GetRun(ctx context.Context, runID string) (*store.Run, error)
-	GetOrgRun(ctx context.Context, runID string) (*store.OrgRun, error)
-	PlanOrgRun(ctx context.Context, runID string, plan store.OrgPlan) error
-	MarkDispatched(ctx context.Context, runID string, notes []string) (*store.OrgRun, error)
-	RecordAccount(ctx context.Context, orgRunID string, res store.AccountResult) (*store.OrgRun, error)
-	AccountResults(ctx context.Context, orgRunID string) ([]store.AccountResult, error)
+	engine.Journal
+	GetRun(ctx context.Context, runID string) (*domain.Run, error)
+	GetOrgRun(ctx context.Context, runID string) (*domain.OrgRun, error)
+	PlanOrgRun(ctx context.Context, runID string, plan domain.OrgPlan) error
+	MarkDispatched(ctx context.Context, runID string, notes []string) (*domain.OrgRun, error)
+	RecordAccount(ctx context.Context, orgRunID string, res domain.AccountResult) (*domain.OrgRun, error)
+	AccountResults(ctx context.Context, orgRunID string) ([]domain.AccountResult, error)
 }
-
-var (
-	_ Journal = (*store.Dynamo)(nil)
-	_ Journal = (*store.Mem)(nil)
-)
 
 // Dispatcher starts organization runs: it selects the accounts, records the
 // organization run and sends one message per account.
@@ -42,7 +33,7 @@ type Dispatcher struct {
 	Orgs     OrganizationsAPI
 	Queue    Queue
 	Journal  Journal
-	Policies app.PolicyStore
+	Policies engine.PolicyStore
 	PolicyID string
 	// AccountID names the account the dispatcher runs in, for the run record.
 	AccountID func(ctx context.Context) (string, error)
@@ -54,7 +45,7 @@ type Dispatcher struct {
 
 // DispatchRequest describes one organization run.
 type DispatchRequest struct {
-	Trigger store.Trigger
+	Trigger domain.Trigger
 	// AuditOnly narrows an enforce policy to audit for every account.
 	AuditOnly bool
 	// Enforce asks for enforce mode; refused unless the policy enforces.
@@ -65,8 +56,8 @@ type DispatchRequest struct {
 
 // Dispatched is what Dispatch did.
 type Dispatched struct {
-	Run       *store.OrgRun `json:"run"`
-	Selection *Selection    `json:"-"`
+	Run       *domain.OrgRun `json:"run"`
+	Selection *Selection     `json:"-"`
 	// Sent counts the messages sent now (a resend after a crash included).
 	Sent int `json:"sent"`
 	// Duplicate is set when the trigger's event already started Run.
@@ -84,40 +75,14 @@ func (d *Dispatcher) now() time.Time {
 	return time.Now().UTC()
 }
 
+// Log is the dispatcher's logger.
+func (d *Dispatcher) Log() *slog.Logger { return d.log() }
+
 func (d *Dispatcher) log() *slog.Logger {
 	if d.Logger != nil {
 		return d.Logger
 	}
 	return slog.Default()
-}
-
-// HandleEvent is the dispatcher Lambda's handler: an EventBridge scheduled
-// event, or a manual payload ({"mode": "audit"}, {"eventId": ...}) from
-// `aws lambda invoke`.
-func (d *Dispatcher) HandleEvent(ctx context.Context, raw json.RawMessage) (*Dispatched, error) {
-	ev, err := app.ParseSweepEvent(raw)
-	if err != nil {
-		d.log().Error("refused event", "err", err)
-		return nil, err
-	}
-	if ev.Users != nil {
-		err := fmt.Errorf("%w: users: an organization run sweeps whole accounts; narrow it with the policy's organization section", app.ErrBadEvent)
-		d.log().Error("refused event", "err", err)
-		return nil, err
-	}
-	if ev.EventID == "" {
-		// Lambda keeps the request id across its retries of an asynchronous
-		// invocation: a retry then finds the run it started.
-		if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
-			ev.EventID = "lambda:" + lc.AwsRequestID
-		}
-	}
-	return d.Dispatch(ctx, DispatchRequest{
-		Trigger:   store.Trigger{Kind: ev.Kind, Source: ev.Source, EventID: ev.EventID},
-		AuditOnly: ev.AuditOnly,
-		Enforce:   ev.Enforce,
-		RunID:     ev.RunID,
-	})
 }
 
 // Dispatch starts one organization run. A trigger whose event already
@@ -139,13 +104,13 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req DispatchRequest) (*Dispat
 		}
 		account = a
 	}
-	run := store.Run{
+	run := domain.Run{
 		RunID: runID, Account: account, Trigger: req.Trigger, StartedAt: start,
-		Counts: map[string]int{}, Outcome: store.OutcomeRunning,
+		Counts: map[string]int{}, Outcome: domain.RunRunning,
 	}
 	p, perr := d.policy(ctx, req, &run)
 	if err := d.Journal.BeginRun(ctx, &run); err != nil {
-		var dup *store.DuplicateEventError
+		var dup *domain.DuplicateEventError
 		if errors.As(err, &dup) {
 			return d.resume(ctx, req, dup)
 		}
@@ -156,8 +121,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req DispatchRequest) (*Dispat
 
 // policy loads the policy and sets the run's policy fields; the error says
 // why no account may be swept.
-func (d *Dispatcher) policy(ctx context.Context, req DispatchRequest, run *store.Run) (*policy.Policy, error) {
-	p, source, perr := app.LoadPolicy(ctx, d.Policies, d.PolicyID)
+func (d *Dispatcher) policy(ctx context.Context, req DispatchRequest, run *domain.Run) (*policy.Policy, error) {
+	p, source, perr := engine.LoadPolicy(ctx, d.Policies, d.PolicyID)
 	if perr == nil && req.Enforce && p.Mode != policy.ModeEnforce {
 		perr = fmt.Errorf("mode: enforce requested, but the policy (%s) is in %s mode; a payload cannot widen the policy", source, p.Mode)
 	}
@@ -174,12 +139,12 @@ func (d *Dispatcher) policy(ctx context.Context, req DispatchRequest, run *store
 
 // plan selects the accounts of a begun run, records the plan, and sends one
 // message per account.
-func (d *Dispatcher) plan(ctx context.Context, run *store.Run, p *policy.Policy, perr error) (*Dispatched, error) {
+func (d *Dispatcher) plan(ctx context.Context, run *domain.Run, p *policy.Policy, perr error) (*Dispatched, error) {
 	runID := run.RunID
 	log := d.log().With("orgRun", runID)
 	fail := func(err error) (*Dispatched, error) {
 		end := d.now()
-		run.Outcome, run.FinishedAt = store.OutcomeFailed, &end
+		run.Outcome, run.FinishedAt = domain.RunFailed, &end
 		run.DurationMs = end.Sub(run.StartedAt).Milliseconds()
 		run.Errors = append(run.Errors, err.Error())
 		// Never end without the record, even when ctx is done.
@@ -189,10 +154,10 @@ func (d *Dispatcher) plan(ctx context.Context, run *store.Run, p *policy.Policy,
 			err = errors.Join(err, fmt.Errorf("finish organization run: %w", ferr))
 		}
 		log.Error("organization run failed", "err", err)
-		return &Dispatched{Run: &store.OrgRun{Run: *run}}, err
+		return &Dispatched{Run: &domain.OrgRun{Run: *run}}, err
 	}
 	if perr != nil {
-		return fail(fmt.Errorf("%w: %w; no account was swept", sweep.ErrPolicy, perr))
+		return fail(fmt.Errorf("%w: %w; no account was swept", engine.ErrPolicy, perr))
 	}
 
 	org, err := d.Orgs.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
@@ -203,7 +168,7 @@ func (d *Dispatcher) plan(ctx context.Context, run *store.Run, p *policy.Policy,
 	if err != nil {
 		return fail(err)
 	}
-	plan := store.OrgPlan{Selection: p.Organization.String(), Accounts: sel.IDs()}
+	plan := domain.OrgPlan{Selection: p.Organization.String(), Accounts: sel.IDs()}
 	if org.Organization != nil {
 		plan.OrganizationID = aws.ToString(org.Organization.Id)
 	}
@@ -239,8 +204,8 @@ func (d *Dispatcher) send(ctx context.Context, runID string, msgs []Message) (in
 	failures := d.Queue.Send(ctx, msgs)
 	var notes []string
 	for _, f := range failures {
-		res := store.AccountResult{
-			Account: f.Message.AccountID, Status: store.AccountFailed, Outcome: store.OutcomeFailed,
+		res := domain.AccountResult{
+			Account: f.Message.AccountID, Status: domain.AccountFailed, Outcome: domain.RunFailed,
 			Error: "not queued: " + f.Err.Error(), At: d.now(),
 		}
 		if _, err := d.Journal.RecordAccount(ctx, runID, res); err != nil {
@@ -256,18 +221,18 @@ func (d *Dispatcher) send(ctx context.Context, runID string, msgs []Message) (in
 
 // resume handles a trigger seen before: a run cut off between its plan and
 // the end of its sending gets its messages again.
-func (d *Dispatcher) resume(ctx context.Context, req DispatchRequest, dup *store.DuplicateEventError) (*Dispatched, error) {
+func (d *Dispatcher) resume(ctx context.Context, req DispatchRequest, dup *domain.DuplicateEventError) (*Dispatched, error) {
 	o, err := d.Journal.GetOrgRun(ctx, dup.RunID)
 	if err != nil {
 		return nil, fmt.Errorf("organization run %s of event %s: %w", dup.RunID, dup.EventID, err)
 	}
 	log := d.log().With("orgRun", o.RunID, "event", dup.EventID)
-	if !o.Planned && o.Outcome == store.OutcomeFailed {
+	if !o.Planned && o.Outcome == domain.RunFailed {
 		// It failed before sending anything (Organizations or DynamoDB
 		// unavailable): this retry starts it over.
 		log.Warn("duplicate event of a run that failed before its plan: starting it over")
 		run := o.Run
-		run.Outcome, run.FinishedAt, run.DurationMs = store.OutcomeRunning, nil, 0
+		run.Outcome, run.FinishedAt, run.DurationMs = domain.RunRunning, nil, 0
 		for i, e := range run.Errors {
 			run.Errors[i] = "earlier attempt: " + e
 		}
@@ -281,7 +246,7 @@ func (d *Dispatcher) resume(ctx context.Context, req DispatchRequest, dup *store
 		}
 		return res, err
 	}
-	if !o.Planned || o.DispatchedAt != nil || o.Outcome != store.OutcomeRunning {
+	if !o.Planned || o.DispatchedAt != nil || o.Outcome != domain.RunRunning {
 		log.Info("duplicate event: nothing to do", "outcome", o.Outcome)
 		return &Dispatched{Run: o, Duplicate: true}, nil
 	}

@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"fmt"
@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
 )
 
 // These tests run against the emulator: Organizations, STS (AssumeRole
@@ -116,11 +116,11 @@ func TestOrganizationSweep(t *testing.T) {
 	ctx := t.Context()
 	m := o.members
 	denied := m[2]
-	if err := o.journal.PutPolicy(ctx, store.DefaultPolicyID, testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{denied.id}}), "test"); err != nil {
+	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{denied.id}}), "test"); err != nil {
 		t.Fatal(err)
 	}
 
-	res, err := o.local(2).Run(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "cli", EventID: "cli:org-sweep"}})
+	res, err := o.local(2).Run(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "cli", EventID: "cli:org-sweep"}})
 	if err != nil {
 		t.Fatalf("organization run: %v", err)
 	}
@@ -142,9 +142,9 @@ func TestOrganizationSweep(t *testing.T) {
 		Outcomes: run.Outcomes, Mode: run.Mode, PolicyVersion: run.PolicyVersion,
 	}
 	want := orgSummary{
-		Outcome: store.OutcomeCompleted, Planned: 3, Done: 3, Failed: 0,
+		Outcome: domain.RunCompleted, Planned: 3, Done: 3, Failed: 0,
 		Accounts: sorted(managementAccount, m[0].id, m[1].id), Deactivated: 2, Evaluated: 4,
-		Outcomes: map[string]int{store.OutcomeCompleted: 3}, Mode: policy.ModeEnforce, PolicyVersion: "org-test-1",
+		Outcomes: map[string]int{domain.RunCompleted: 3}, Mode: policy.ModeEnforce, PolicyVersion: "org-test-1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("organization run (-want +got):\n%s", diff)
@@ -164,7 +164,7 @@ func TestOrganizationSweep(t *testing.T) {
 			t.Fatalf("account run of %s: %v", mb.id, err)
 		}
 		gotRun := []string{ar.Account, ar.Parent, ar.Trigger.Kind, ar.Trigger.Source, ar.Trigger.EventID, ar.Outcome}
-		wantRun := []string{mb.id, run.RunID, "org", run.RunID, EventID(run.RunID, mb.id), store.OutcomeCompleted}
+		wantRun := []string{mb.id, run.RunID, "org", run.RunID, EventID(run.RunID, mb.id), domain.RunCompleted}
 		if diff := cmp.Diff(wantRun, gotRun); diff != "" {
 			t.Errorf("account run of %s (-want +got):\n%s", mb.id, diff)
 		}
@@ -203,13 +203,13 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 	ctx := t.Context()
 	m := o.members
 	broken := m[1]
-	if err := o.journal.PutPolicy(ctx, store.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}), "test"); err != nil {
+	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}), "test"); err != nil {
 		t.Fatal(err)
 	}
 	// The emulator lets any role be assumed: refuse this account's.
 	o.emu.FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, RoleARN("aws", broken.id, testRole))
 
-	res, err := o.local(3).Run(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "cli"}})
+	res, err := o.local(3).Run(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}})
 	if err != nil {
 		t.Fatalf("organization run: %v", err)
 	}
@@ -224,26 +224,26 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 		t.Errorf("keys after the sweep (-want +got):\n%s", diff)
 	}
 	run := res.Run
-	if got := [3]int{run.AccountsPlanned, run.AccountsDone, run.AccountsFailed}; got != [3]int{3, 2, 1} || run.Outcome != store.OutcomeWithFailures {
-		t.Errorf("planned, done, failed = %v, outcome %s; want [3 2 1], %s", got, run.Outcome, store.OutcomeWithFailures)
+	if got := [3]int{run.AccountsPlanned, run.AccountsDone, run.AccountsFailed}; got != [3]int{3, 2, 1} || run.Outcome != domain.RunWithFailures {
+		t.Errorf("planned, done, failed = %v, outcome %s; want [3 2 1], %s", got, run.Outcome, domain.RunWithFailures)
 	}
 	if run.Counts["deactivated"] != 2 {
 		t.Errorf("deactivated = %d, want 2", run.Counts["deactivated"])
 	}
-	var failed store.AccountResult
+	var failed domain.AccountResult
 	for _, a := range res.Accounts {
 		if a.Account == broken.id {
 			failed = a
 		}
 	}
-	if failed.Status != store.AccountFailed || !strings.Contains(failed.Error, "AccessDenied") || !strings.Contains(failed.Error, "assume role") {
+	if failed.Status != domain.AccountFailed || !strings.Contains(failed.Error, "AccessDenied") || !strings.Contains(failed.Error, "assume role") {
 		t.Errorf("account result of %s = %+v, want failed with the AssumeRole error", broken.id, failed)
 	}
 	ar, err := o.journal.GetRun(ctx, AccountRunID(run.RunID, broken.id))
 	if err != nil {
 		t.Fatalf("the failed account has no run record: %v", err)
 	}
-	if ar.Outcome != store.OutcomeFailed || ar.Parent != run.RunID || ar.Account != broken.id || len(ar.Errors) != 1 || !strings.Contains(ar.Errors[0], "AccessDenied") {
+	if ar.Outcome != domain.RunFailed || ar.Parent != run.RunID || ar.Account != broken.id || len(ar.Errors) != 1 || !strings.Contains(ar.Errors[0], "AccessDenied") {
 		t.Errorf("failed account run = %+v", ar)
 	}
 }
@@ -253,10 +253,10 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 func TestOrganizationAuditOnly(t *testing.T) {
 	o := newTestOrg(t, 2, nil)
 	ctx := t.Context()
-	if err := o.journal.PutPolicy(ctx, store.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(o.members...)}), "test"); err != nil {
+	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(o.members...)}), "test"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := o.local(2).Run(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "cli"}, AuditOnly: true})
+	res, err := o.local(2).Run(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}, AuditOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"context"
@@ -16,11 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/keysweep/keysweep/awsiam"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 	"github.com/keysweep/keysweep/internal/testenv"
 	"github.com/keysweep/keysweep/policy"
 	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 var fixedNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
@@ -81,7 +82,7 @@ func newTestOrg(t *testing.T, n int, p *policy.Policy) *testOrg {
 	}
 	o.journal = store.NewDynamo(ddb, opts)
 	if p != nil {
-		if err := o.journal.PutPolicy(ctx, store.DefaultPolicyID, p, "test"); err != nil {
+		if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, p, "test"); err != nil {
 			t.Fatalf("put policy: %v", err)
 		}
 	}
@@ -169,7 +170,7 @@ func (o *testOrg) statuses(t *testing.T) []string {
 
 func (o *testOrg) dispatcher(q Queue) Dispatcher {
 	return Dispatcher{
-		Orgs: o.orgs, Queue: q, Journal: o.journal, Policies: o.journal, PolicyID: store.DefaultPolicyID,
+		Orgs: o.orgs, Queue: q, Journal: o.journal, Policies: o.journal, PolicyID: domain.DefaultPolicyID,
 		AccountID: func(context.Context) (string, error) { return "123456789012", nil },
 		PageSize:  2, // every listing of more than two pages
 		Logger:    quietLogger(),
@@ -178,13 +179,13 @@ func (o *testOrg) dispatcher(q Queue) Dispatcher {
 
 func (o *testOrg) worker() Worker {
 	return Worker{
-		Journal: o.journal, Policies: o.journal, PolicyID: store.DefaultPolicyID,
+		Journal: o.journal, Policies: o.journal, PolicyID: domain.DefaultPolicyID,
 		Accounts: &AssumeRoleOpener{
 			STS: sts.NewFromConfig(o.cfg), Config: o.cfg, RoleName: testRole, ExternalID: testExternalID,
 			Provider: awsiam.Options{PollInterval: 10 * time.Millisecond},
 		},
-		Engine: func(p sweep.Provider) *sweep.Engine {
-			return &sweep.Engine{Provider: p, Journal: o.journal, Logger: quietLogger()}
+		Engine: func(p engine.KeyStore) *engine.Engine {
+			return &engine.Engine{Provider: p, Journal: o.journal, Logger: quietLogger()}
 		},
 		Logger: quietLogger(),
 	}

@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"context"
@@ -6,21 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 // Opener gives a Provider that acts in a member account.
 type Opener interface {
-	Open(ctx context.Context, account, sessionName string) (sweep.Provider, error)
+	Open(ctx context.Context, account, sessionName string) (engine.KeyStore, error)
 }
 
 // ErrUnplanned: a message names an account its organization run did not
@@ -48,14 +44,14 @@ const DefaultMaxReceives = 3
 // on nothing.
 type Worker struct {
 	Journal  Journal
-	Policies app.PolicyStore
+	Policies engine.PolicyStore
 	PolicyID string
 	Accounts Opener
 	// MaxReceives is how many deliveries a message gets; the last failure
 	// is recorded. 0: DefaultMaxReceives. In-process runs use 1.
 	MaxReceives int
 	// StaleAfter is how long an account run may stay "running" before a
-	// redelivery takes its worker for dead; sweep.DefaultSettleAfter when 0.
+	// redelivery takes its worker for dead; engine.DefaultSettleAfter when 0.
 	StaleAfter time.Duration
 	// Delay, when set, makes a message to be retried visible again after
 	// RetryDelay instead of the queue's visibility timeout (90 minutes, six
@@ -67,7 +63,7 @@ type Worker struct {
 	RetryDelay func(receive int) time.Duration
 	// Engine, when set, returns the engine for a member account's provider
 	// (tests tune clocks and margins); by default a plain Engine.
-	Engine func(p sweep.Provider) *sweep.Engine
+	Engine func(p engine.KeyStore) *engine.Engine
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -77,14 +73,14 @@ type Swept struct {
 	Message Message `json:"message"`
 	// Recorded is the account's result as recorded in the organization run;
 	// nil when nothing was recorded (the message is to be retried).
-	Recorded *store.AccountResult `json:"recorded,omitempty"`
+	Recorded *domain.AccountResult `json:"recorded,omitempty"`
 	// Retry asks for the message to be delivered again.
 	Retry bool `json:"retry,omitempty"`
 	// Duplicate: the account's run had already started.
 	Duplicate bool `json:"duplicate,omitempty"`
 	// Summary is the account run's summary when it ran now.
-	Summary *app.Summary `json:"summary,omitempty"`
-	Err     error        `json:"-"`
+	Summary *engine.Summary `json:"summary,omitempty"`
+	Err     error           `json:"-"`
 }
 
 func (w *Worker) now() time.Time {
@@ -94,6 +90,9 @@ func (w *Worker) now() time.Time {
 	return time.Now().UTC()
 }
 
+// Log is the worker's logger.
+func (w *Worker) Log() *slog.Logger { return w.log() }
+
 func (w *Worker) log() *slog.Logger {
 	if w.Logger != nil {
 		return w.Logger
@@ -101,34 +100,12 @@ func (w *Worker) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (w *Worker) maxReceives() int {
+// MaxReceivesOrDefault is how many deliveries a message gets.
+func (w *Worker) MaxReceivesOrDefault() int {
 	if w.MaxReceives > 0 {
 		return w.MaxReceives
 	}
 	return DefaultMaxReceives
-}
-
-// HandleSQS is the worker Lambda's handler. It reports every message to be
-// retried as a batch item failure (the event source mapping has
-// ReportBatchItemFailures on). A message that cannot be parsed is reported
-// too, so it ends in the dead-letter queue for someone to look at.
-func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, rec := range ev.Records {
-		msg, err := ParseMessage([]byte(rec.Body))
-		if err != nil {
-			w.log().Error("refused message", "messageId", rec.MessageId, "err", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			continue
-		}
-		n := receiveCount(rec)
-		out := w.Sweep(ctx, msg, n)
-		if out.Retry {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			w.delay(ctx, rec, n)
-		}
-	}
-	return resp, nil
 }
 
 // DefaultRetryDelay waits 1, 4, then 15 minutes (at most) after failed
@@ -142,31 +119,17 @@ func DefaultRetryDelay(receive int) time.Duration {
 	return min(d, 15*time.Minute)
 }
 
-// delay shortens a failed message's invisibility. Failing that, the queue's
-// visibility timeout applies: later, never lost.
-func (w *Worker) delay(ctx context.Context, rec events.SQSMessage, receive int) {
-	if w.Delay == nil || rec.ReceiptHandle == "" {
-		return
+// RetryDelayFor is how long a message delivered receive times waits
+// before its next delivery; 0 after the last one (it goes on to the
+// dead-letter queue at once).
+func (w *Worker) RetryDelayFor(receive int) time.Duration {
+	if receive >= w.MaxReceivesOrDefault() {
+		return 0
 	}
-	d := time.Duration(0)
-	if receive < w.maxReceives() {
-		d = DefaultRetryDelay(receive)
-		if w.RetryDelay != nil {
-			d = w.RetryDelay(receive)
-		}
+	if w.RetryDelay != nil {
+		return w.RetryDelay(receive)
 	}
-	if err := w.Delay.Delay(ctx, rec.ReceiptHandle, d); err != nil {
-		w.log().Warn("shorten the retry delay; the queue's visibility timeout applies", "messageId", rec.MessageId, "err", err)
-	}
-}
-
-// receiveCount is the message's delivery number, 1 for the first.
-func receiveCount(rec events.SQSMessage) int {
-	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	if err != nil || n < 1 {
-		return 1
-	}
-	return n
+	return DefaultRetryDelay(receive)
 }
 
 // RoleSessionName is the session name a worker uses in member accounts; it
@@ -197,7 +160,7 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 		log.Error("refused message: the account is not in its organization run's plan", "err", out.Err)
 		return out
 	}
-	p, source, perr := app.LoadPolicy(ctx, w.Policies, w.PolicyID)
+	p, source, perr := engine.LoadPolicy(ctx, w.Policies, w.PolicyID)
 	if perr != nil && !errors.Is(perr, policy.ErrInvalid) {
 		return w.notStarted(ctx, log, msg, receive, orgRun, out, fmt.Errorf("read policy: %w", perr))
 	}
@@ -207,7 +170,7 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 		cause := fmt.Errorf("account %s is excluded by policy version %s (excludeAccounts) since it was planned: not swept", msg.AccountID, p.Version)
 		// Recorded as failed at once (the account was planned and not
 		// swept), and not retried: no delivery would sweep it.
-		out = w.notStarted(ctx, log, msg, w.maxReceives(), orgRun, out, cause)
+		out = w.notStarted(ctx, log, msg, w.MaxReceivesOrDefault(), orgRun, out, cause)
 		out.Retry = out.Recorded == nil
 		return out
 	}
@@ -215,8 +178,8 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 	if err != nil {
 		return w.notStarted(ctx, log, msg, receive, orgRun, out, err)
 	}
-	req := sweep.Request{
-		Trigger:      store.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID},
+	req := engine.Request{
+		Trigger:      domain.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID},
 		Policy:       p,
 		PolicySource: source,
 		PolicyErr:    perr,
@@ -229,7 +192,7 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 	if perr != nil {
 		req.Policy = nil
 	}
-	eng := &sweep.Engine{Provider: prov, Journal: w.Journal, Now: w.Now, Logger: log}
+	eng := &engine.Engine{Store: prov, Journal: w.Journal, Now: w.Now, Logger: log}
 	if w.Engine != nil {
 		eng = w.Engine(prov)
 	}
@@ -241,29 +204,29 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 	if res.Duplicate {
 		return w.duplicate(ctx, log, msg, res.Run.RunID, out)
 	}
-	out.Summary = summarize(res)
+	out.Summary = engine.Summarize(res)
 	return w.record(ctx, log, msg, res.Run, err, out)
 }
 
 // notStarted handles a failure before the account's run started: retry
 // while deliveries remain; on the last one also record the account as
 // failed (the retry then sends the message to the dead-letter queue).
-func (w *Worker) notStarted(ctx context.Context, log *slog.Logger, msg Message, receive int, orgRun *store.OrgRun, out Swept, cause error) Swept {
+func (w *Worker) notStarted(ctx context.Context, log *slog.Logger, msg Message, receive int, orgRun *domain.OrgRun, out Swept, cause error) Swept {
 	out.Err, out.Retry = cause, true
-	if receive < w.maxReceives() {
+	if receive < w.MaxReceivesOrDefault() {
 		log.Warn("account not swept; the message will be delivered again", "err", cause)
 		return out
 	}
 	log.Error("account not swept on the last delivery: recorded as failed", "err", cause)
 	now := w.now()
-	run := store.Run{
+	run := domain.Run{
 		RunID:     AccountRunID(msg.OrgRunID, msg.AccountID),
 		Account:   msg.AccountID,
-		Trigger:   store.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID},
+		Trigger:   domain.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID},
 		StartedAt: now, FinishedAt: &now,
 		Counts:  map[string]int{},
-		Outcome: store.OutcomeFailed,
-		Errors:  []string{fmt.Sprintf("not swept on delivery %d of %d: %v", receive, w.maxReceives(), cause)},
+		Outcome: domain.RunFailed,
+		Errors:  []string{fmt.Sprintf("not swept on delivery %d of %d: %v", receive, w.MaxReceivesOrDefault(), cause)},
 		Parent:  msg.OrgRunID,
 	}
 	if orgRun != nil {
@@ -295,10 +258,10 @@ func (w *Worker) duplicate(ctx context.Context, log *slog.Logger, msg Message, r
 		out.Err, out.Retry = fmt.Errorf("read account run %s: %w", runID, err), true
 		return out
 	}
-	if run.Outcome == store.OutcomeRunning {
+	if run.Outcome == domain.RunRunning {
 		stale := w.StaleAfter
 		if stale <= 0 {
-			stale = sweep.DefaultSettleAfter
+			stale = engine.DefaultSettleAfter
 		}
 		if w.now().Sub(run.StartedAt) < stale {
 			log.Info("account run still in progress elsewhere; the message will be delivered again", "run", runID)
@@ -306,7 +269,7 @@ func (w *Worker) duplicate(ctx context.Context, log *slog.Logger, msg Message, r
 			return out
 		}
 		end := w.now()
-		run.Outcome, run.FinishedAt = store.OutcomeFailed, &end
+		run.Outcome, run.FinishedAt = domain.RunFailed, &end
 		run.DurationMs = end.Sub(run.StartedAt).Milliseconds()
 		run.Errors = append(run.Errors, "the run never finished: its worker stopped (timeout or crash); the next organization run sweeps the account again")
 		if err := w.Journal.FinishRun(ctx, run); err != nil {
@@ -321,13 +284,13 @@ func (w *Worker) duplicate(ctx context.Context, log *slog.Logger, msg Message, r
 // record counts the account's run in the organization run. When that
 // fails the message is retried: the redelivery finds the run by its event
 // id and counts it then.
-func (w *Worker) record(ctx context.Context, log *slog.Logger, msg Message, run store.Run, runErr error, out Swept) Swept {
-	res := store.AccountResult{
-		Account: msg.AccountID, RunID: run.RunID, Status: store.AccountDone,
+func (w *Worker) record(ctx context.Context, log *slog.Logger, msg Message, run domain.Run, runErr error, out Swept) Swept {
+	res := domain.AccountResult{
+		Account: msg.AccountID, RunID: run.RunID, Status: domain.AccountDone,
 		Outcome: run.Outcome, Counts: run.Counts, At: w.now(),
 	}
-	if run.Outcome == store.OutcomeFailed {
-		res.Status = store.AccountFailed
+	if run.Outcome == domain.RunFailed {
+		res.Status = domain.AccountFailed
 		res.Error = strings.Join(run.Errors, "; ")
 		if res.Error == "" && runErr != nil {
 			res.Error = runErr.Error()
@@ -346,21 +309,4 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, msg Message, run 
 	log.Info("account swept", "run", run.RunID, "status", res.Status, "outcome", run.Outcome, "counts", run.Counts,
 		"orgDone", o.AccountsDone, "orgFailed", o.AccountsFailed, "orgPlanned", o.AccountsPlanned, "orgOutcome", o.Outcome)
 	return out
-}
-
-// summarize is the account run's summary, as the single-account sweeper
-// gives it.
-func summarize(res *sweep.Result) *app.Summary {
-	r := res.Run
-	sum := &app.Summary{
-		RunID: r.RunID, Outcome: r.Outcome, Mode: r.Mode, PolicyVersion: r.PolicyVersion,
-		PolicySource: r.PolicySource, Inventory: r.Inventory, Counts: r.Counts,
-		DurationMs: r.DurationMs, ResumeAfter: r.ResumeAfter, Errors: r.Errors, Decisions: res.Decisions,
-	}
-	for _, d := range res.Decisions {
-		if d.Verdict != policy.Keep || d.Outcome == sweep.OutcomeFailed {
-			sum.Actions = append(sum.Actions, d)
-		}
-	}
-	return sum
 }

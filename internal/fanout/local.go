@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/keysweep/keysweep/store"
+	"github.com/keysweep/keysweep/internal/domain"
 )
 
 // DefaultLocalConcurrency bounds the accounts an in-process run sweeps at once.
@@ -27,9 +27,9 @@ type Local struct {
 
 // LocalResult is what an in-process organization run did.
 type LocalResult struct {
-	Run       *store.OrgRun         `json:"run"`
-	Selection *Selection            `json:"selection,omitempty"`
-	Accounts  []store.AccountResult `json:"accounts"`
+	Run       *domain.OrgRun         `json:"run"`
+	Selection *Selection             `json:"selection,omitempty"`
+	Accounts  []domain.AccountResult `json:"accounts"`
 	// Swept holds each account's outcome, by account id.
 	Swept     []Swept `json:"-"`
 	Duplicate bool    `json:"duplicate,omitempty"`

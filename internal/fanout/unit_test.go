@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/keysweep/keysweep/app"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
 	"github.com/keysweep/keysweep/policy"
 	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 // Unit tests of paths the emulator does not produce, on the in-process store.
@@ -54,7 +54,7 @@ func activeAccounts(ids ...string) fakeOrgs {
 // failingOpener cannot open any account.
 type failingOpener struct{ err error }
 
-func (f failingOpener) Open(context.Context, string, string) (sweep.Provider, error) {
+func (f failingOpener) Open(context.Context, string, string) (engine.KeyStore, error) {
 	if f.err == nil {
 		return nil, errors.New("assume role: AccessDenied")
 	}
@@ -66,13 +66,13 @@ func (f failingOpener) Open(context.Context, string, string) (sweep.Provider, er
 type idleOpener struct{}
 
 type idleProvider struct {
-	sweep.Provider // nil: any other call panics
-	account        string
+	engine.KeyStore // nil: any other call panics
+	account         string
 }
 
 func (p idleProvider) AccountID(context.Context) (string, error) { return p.account, nil }
 
-func (idleOpener) Open(_ context.Context, account, _ string) (sweep.Provider, error) {
+func (idleOpener) Open(_ context.Context, account, _ string) (engine.KeyStore, error) {
 	return idleProvider{account: account}, nil
 }
 
@@ -101,13 +101,13 @@ func memSetup(t *testing.T, p *policy.Policy, accounts ...string) (*store.Mem, D
 	mem := store.NewMem()
 	mem.Now = func() time.Time { return fixedNow }
 	if p != nil {
-		if err := mem.PutPolicy(t.Context(), store.DefaultPolicyID, p, "test"); err != nil {
+		if err := mem.PutPolicy(t.Context(), domain.DefaultPolicyID, p, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return mem, Dispatcher{
 		Orgs: activeAccounts(accounts...), Queue: &MemQueue{}, Journal: mem, Policies: mem,
-		PolicyID: store.DefaultPolicyID, Now: func() time.Time { return fixedNow }, Logger: quietLogger(),
+		PolicyID: domain.DefaultPolicyID, Now: func() time.Time { return fixedNow }, Logger: quietLogger(),
 	}
 }
 
@@ -129,7 +129,7 @@ func TestHandleScheduledEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Trigger{Kind: "schedule", Source: "arn:aws:events:us-east-1:123456789012:rule/ExampleRule", EventID: "schedule:cdc73f9d-aea9-11e3-9d5a-835b769c0d9c"}
+	want := domain.Trigger{Kind: "schedule", Source: "arn:aws:events:us-east-1:123456789012:rule/ExampleRule", EventID: "schedule:cdc73f9d-aea9-11e3-9d5a-835b769c0d9c"}
 	if diff := cmp.Diff(want, res.Run.Trigger); diff != "" {
 		t.Errorf("trigger (-want +got):\n%s", diff)
 	}
@@ -137,7 +137,7 @@ func TestHandleScheduledEvent(t *testing.T) {
 	if got := messageAccounts(q.Take()); !cmp.Equal(got, []string{"111111111111", "222222222222"}) {
 		t.Errorf("messages for %v", got)
 	}
-	if res.Run.OrganizationID != "o-fake123456" || res.Run.Outcome != store.OutcomeRunning {
+	if res.Run.OrganizationID != "o-fake123456" || res.Run.Outcome != domain.RunRunning {
 		t.Errorf("organization run: id %q, outcome %s", res.Run.OrganizationID, res.Run.Outcome)
 	}
 
@@ -167,12 +167,12 @@ func TestHandleEventRefusesUsers(t *testing.T) {
 func TestDispatchResumesAfterCutOff(t *testing.T) {
 	mem, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
 	ctx := t.Context()
-	trigger := store.Trigger{Kind: "schedule", EventID: "schedule:cut"}
-	run := &store.Run{RunID: "org-cut", Trigger: trigger, StartedAt: fixedNow, Counts: map[string]int{}}
+	trigger := domain.Trigger{Kind: "schedule", EventID: "schedule:cut"}
+	run := &domain.Run{RunID: "org-cut", Trigger: trigger, StartedAt: fixedNow, Counts: map[string]int{}}
 	if err := mem.BeginRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	if err := mem.PlanOrgRun(ctx, "org-cut", store.OrgPlan{Accounts: []string{"111111111111", "222222222222"}}); err != nil {
+	if err := mem.PlanOrgRun(ctx, "org-cut", domain.OrgPlan{Accounts: []string{"111111111111", "222222222222"}}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := d.Dispatch(ctx, DispatchRequest{Trigger: trigger})
@@ -196,7 +196,7 @@ func TestDispatchResumesAfterCutOff(t *testing.T) {
 func TestDispatchRecordsUnsentAccounts(t *testing.T) {
 	mem, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
 	d.Queue = &failingQueue{refuse: map[string]bool{"222222222222": true}}
-	res, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	res, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: domain.Trigger{Kind: "manual"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,10 +214,10 @@ func TestDispatchRefusesToWidenThePolicy(t *testing.T) {
 	p.Mode = policy.ModeAudit
 	_, d := memSetup(t, p, "111111111111")
 	res, err := d.HandleEvent(t.Context(), []byte(`{"mode":"enforce"}`))
-	if !errors.Is(err, sweep.ErrPolicy) {
+	if !errors.Is(err, engine.ErrPolicy) {
 		t.Fatalf("HandleEvent = %v, want ErrPolicy", err)
 	}
-	if res.Run.Outcome != store.OutcomeFailed || len(d.Queue.(*MemQueue).Take()) != 0 {
+	if res.Run.Outcome != domain.RunFailed || len(d.Queue.(*MemQueue).Take()) != 0 {
 		t.Errorf("outcome %s; a refused run must send nothing", res.Run.Outcome)
 	}
 }
@@ -227,7 +227,7 @@ func TestDispatchRefusesToWidenThePolicy(t *testing.T) {
 func dispatchOne(t *testing.T) (*store.Mem, *Dispatched, Message) {
 	t.Helper()
 	mem, d := memSetup(t, testPolicy(nil), "111111111111")
-	dres, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: store.Trigger{Kind: "manual"}})
+	dres, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: domain.Trigger{Kind: "manual"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func dispatchOne(t *testing.T) (*store.Mem, *Dispatched, Message) {
 
 // memWorker is a worker on the in-memory store at fixedNow.
 func memWorker(mem *store.Mem, accounts Opener) *Worker {
-	return &Worker{Journal: mem, Policies: mem, PolicyID: store.DefaultPolicyID, Accounts: accounts, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+	return &Worker{Journal: mem, Policies: mem, PolicyID: domain.DefaultPolicyID, Accounts: accounts, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
 }
 
 // A failure before the account's run starts is retried, and recorded (and
@@ -250,16 +250,16 @@ func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
 		if !sw.Retry || sw.Recorded != nil || sw.Err == nil {
 			t.Fatalf("delivery %d: %+v, want a retry with nothing recorded", receive, sw)
 		}
-		if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("delivery %d wrote an account run: %v", receive, err)
 		}
 	}
 	sw := w.Sweep(ctx, msg, 3)
-	if !sw.Retry || sw.Recorded == nil || sw.Recorded.Status != store.AccountFailed {
+	if !sw.Retry || sw.Recorded == nil || sw.Recorded.Status != domain.AccountFailed {
 		t.Fatalf("last delivery: %+v, want recorded failed and on to the dead-letter queue", sw)
 	}
 	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
-	if o.Outcome != store.OutcomeFailed || o.AccountsFailed != 1 {
+	if o.Outcome != domain.RunFailed || o.AccountsFailed != 1 {
 		t.Errorf("organization run: outcome %s, failed %d", o.Outcome, o.AccountsFailed)
 	}
 }
@@ -278,11 +278,11 @@ func TestWorkerRefusesUnplannedAccount(t *testing.T) {
 			t.Fatalf("delivery %d: %+v (err %v), want refused with nothing recorded", receive, sw, sw.Err)
 		}
 	}
-	if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("an account run was written for the unplanned account: %v", err)
 	}
 	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
-	if o.AccountsDone+o.AccountsFailed != 0 || o.Outcome != store.OutcomeRunning {
+	if o.AccountsDone+o.AccountsFailed != 0 || o.Outcome != domain.RunRunning {
 		t.Errorf("organization run counted the unplanned account: done %d, failed %d, outcome %s", o.AccountsDone, o.AccountsFailed, o.Outcome)
 	}
 }
@@ -296,19 +296,19 @@ func TestWorkerHonoursDenyListAddedAfterPlan(t *testing.T) {
 	ctx := t.Context()
 	p := testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{"111111111111"}})
 	p.Version = "org-test-2"
-	if err := mem.PutPolicy(ctx, store.DefaultPolicyID, p, "test"); err != nil {
+	if err := mem.PutPolicy(ctx, domain.DefaultPolicyID, p, "test"); err != nil {
 		t.Fatal(err)
 	}
 	w := memWorker(mem, panicOpener{t})
 	sw := w.Sweep(ctx, msg, 1)
-	if sw.Retry || sw.Recorded == nil || sw.Recorded.Status != store.AccountFailed {
+	if sw.Retry || sw.Recorded == nil || sw.Recorded.Status != domain.AccountFailed {
 		t.Fatalf("%+v, want recorded failed and not retried", sw)
 	}
 	if !strings.Contains(sw.Recorded.Error, "excluded by policy version org-test-2") {
 		t.Errorf("recorded error %q does not say why", sw.Recorded.Error)
 	}
 	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
-	if o.AccountsFailed != 1 || o.Outcome != store.OutcomeFailed {
+	if o.AccountsFailed != 1 || o.Outcome != domain.RunFailed {
 		t.Errorf("organization run: failed %d, outcome %s", o.AccountsFailed, o.Outcome)
 	}
 }
@@ -316,7 +316,7 @@ func TestWorkerHonoursDenyListAddedAfterPlan(t *testing.T) {
 // panicOpener fails the test if the worker tries to act in any account.
 type panicOpener struct{ t *testing.T }
 
-func (p panicOpener) Open(_ context.Context, account, _ string) (sweep.Provider, error) {
+func (p panicOpener) Open(_ context.Context, account, _ string) (engine.KeyStore, error) {
 	p.t.Errorf("the worker opened account %s", account)
 	return nil, errors.New("must not open")
 }
@@ -331,15 +331,15 @@ func TestWorkerRunningDuplicate(t *testing.T) {
 		wantStatus string
 	}{
 		{"live worker", time.Minute, true, ""},
-		{"dead worker", 20 * time.Minute, false, store.AccountFailed},
+		{"dead worker", 20 * time.Minute, false, domain.AccountFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, dres, msg := dispatchOne(t)
 			ctx := t.Context()
 			// Another worker started the account's run and never finished it.
-			started := &store.Run{
+			started := &domain.Run{
 				RunID: AccountRunID(msg.OrgRunID, msg.AccountID), Account: msg.AccountID, StartedAt: fixedNow.Add(-tc.age),
-				Trigger: store.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID}, Parent: msg.OrgRunID,
+				Trigger: domain.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID}, Parent: msg.OrgRunID,
 			}
 			if err := mem.BeginRun(ctx, started); err != nil {
 				t.Fatal(err)
@@ -356,12 +356,12 @@ func TestWorkerRunningDuplicate(t *testing.T) {
 			run, _ := mem.GetRun(ctx, started.RunID)
 			o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
 			if tc.wantRetry {
-				if run.Outcome != store.OutcomeRunning || o.AccountsFailed != 0 {
+				if run.Outcome != domain.RunRunning || o.AccountsFailed != 0 {
 					t.Errorf("a live worker's run was touched: %s, failed %d", run.Outcome, o.AccountsFailed)
 				}
 				return
 			}
-			if run.Outcome != store.OutcomeFailed || !strings.Contains(strings.Join(run.Errors, ";"), "worker stopped") || o.AccountsFailed != 1 {
+			if run.Outcome != domain.RunFailed || !strings.Contains(strings.Join(run.Errors, ";"), "worker stopped") || o.AccountsFailed != 1 {
 				t.Errorf("dead worker's run: %+v; organization failed %d", run, o.AccountsFailed)
 			}
 		})
@@ -372,7 +372,7 @@ func TestWorkerUnknownOrgRun(t *testing.T) {
 	mem := store.NewMem()
 	w := &Worker{Journal: mem, Policies: mem, Accounts: idleOpener{}, Logger: quietLogger()}
 	sw := w.Sweep(t.Context(), NewMessage("org-missing", "111111111111"), 1)
-	if !sw.Retry || !errors.Is(sw.Err, store.ErrNotFound) {
+	if !sw.Retry || !errors.Is(sw.Err, domain.ErrNotFound) {
 		t.Errorf("Sweep = %+v, want a retry for a missing organization run", sw)
 	}
 }
@@ -405,9 +405,9 @@ func TestDispatchRetryStartsFailedRunOver(t *testing.T) {
 	down := true
 	d.Orgs = flakyOrgs{fakeOrgs: activeAccounts("111111111111", "222222222222"), down: &down}
 	ctx := t.Context()
-	req := DispatchRequest{Trigger: store.Trigger{Kind: "schedule", EventID: "schedule:flaky"}}
+	req := DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:flaky"}}
 	first, err := d.Dispatch(ctx, req)
-	if err == nil || first.Run.Outcome != store.OutcomeFailed {
+	if err == nil || first.Run.Outcome != domain.RunFailed {
 		t.Fatalf("first attempt: %v, outcome %s; want a failed run", err, first.Run.Outcome)
 	}
 	down = false
@@ -416,7 +416,7 @@ func TestDispatchRetryStartsFailedRunOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := []string{again.Run.RunID, again.Run.Outcome, fmt.Sprint(again.Sent, again.Duplicate, again.Run.AccountsPlanned)}
-	want := []string{first.Run.RunID, store.OutcomeRunning, "2 true 2"}
+	want := []string{first.Run.RunID, domain.RunRunning, "2 true 2"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("retry (-want +got):\n%s", diff)
 	}

@@ -5,7 +5,7 @@
 // Lambda the messages go through SQS (functions/dispatcher, functions/worker);
 // `keysweep sweep --org` runs both in-process (Local). docs/ORGANIZATIONS.md
 // has the deployment and the failure handling.
-package org
+package fanout
 
 import (
 	"context"

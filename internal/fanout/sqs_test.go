@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/policy"
 	"github.com/keysweep/keysweep/store"
 )
@@ -109,7 +110,7 @@ func TestSQSFanOut(t *testing.T) {
 	ctx := t.Context()
 	m := o.members
 	broken := m[2]
-	if err := o.journal.PutPolicy(ctx, store.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}), "test"); err != nil {
+	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}), "test"); err != nil {
 		t.Fatal(err)
 	}
 	client, url, dlqURL := o.queues(t)
@@ -121,7 +122,7 @@ func TestSQSFanOut(t *testing.T) {
 	w.Delay = &SQSDelayer{API: client, URL: url}
 	w.RetryDelay = func(receive int) time.Duration { delays = append(delays, DefaultRetryDelay(receive)); return 0 }
 
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "schedule", EventID: "schedule:e1"}})
+	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:e1"}})
 	if err != nil {
 		t.Fatalf("dispatch: %v", err)
 	}
@@ -174,11 +175,11 @@ func TestSQSFanOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := [3]int{run.AccountsDone, run.AccountsFailed, run.Counts["deactivated"]}; got != [3]int{2, 1, 2} || run.Outcome != store.OutcomeWithFailures {
-		t.Errorf("done, failed, deactivated = %v, outcome %s; want [2 1 2], %s", got, run.Outcome, store.OutcomeWithFailures)
+	if got := [3]int{run.AccountsDone, run.AccountsFailed, run.Counts["deactivated"]}; got != [3]int{2, 1, 2} || run.Outcome != domain.RunWithFailures {
+		t.Errorf("done, failed, deactivated = %v, outcome %s; want [2 1 2], %s", got, run.Outcome, domain.RunWithFailures)
 	}
 	ar, err := o.journal.GetRun(ctx, AccountRunID(orgRunID, broken.id))
-	if err != nil || ar.Outcome != store.OutcomeFailed || !strings.Contains(strings.Join(ar.Errors, ";"), "not swept on delivery 3 of 3") {
+	if err != nil || ar.Outcome != domain.RunFailed || !strings.Contains(strings.Join(ar.Errors, ";"), "not swept on delivery 3 of 3") {
 		t.Fatalf("failed account run = %+v, %v", ar, err)
 	}
 	if got := o.keyStatus(t, broken, "bob", broken.stale); got != "Active" {
@@ -200,8 +201,8 @@ func TestSQSFanOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := [3]int{run.AccountsDone, run.AccountsFailed, run.Counts["deactivated"]}; got != [3]int{3, 0, 3} || run.Outcome != store.OutcomeCompleted {
-		t.Errorf("after the redrive: done, failed, deactivated = %v, outcome %s; want [3 0 3], %s", got, run.Outcome, store.OutcomeCompleted)
+	if got := [3]int{run.AccountsDone, run.AccountsFailed, run.Counts["deactivated"]}; got != [3]int{3, 0, 3} || run.Outcome != domain.RunCompleted {
+		t.Errorf("after the redrive: done, failed, deactivated = %v, outcome %s; want [3 0 3], %s", got, run.Outcome, domain.RunCompleted)
 	}
 	if got := o.keyStatus(t, broken, "bob", broken.stale); got != "Inactive" {
 		t.Errorf("after the redrive the stale key is %s, want Inactive", got)
@@ -218,13 +219,13 @@ func TestMessageDeliveredTwice(t *testing.T) {
 	// would be followed by a deletion.
 	p := testPolicy(&policy.OrgSelection{Accounts: ids(m...)})
 	p.DeleteAfterDays = 0
-	if err := o.journal.PutPolicy(ctx, store.DefaultPolicyID, p, "test"); err != nil {
+	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, p, "test"); err != nil {
 		t.Fatal(err)
 	}
 	client, url, _ := o.queues(t)
 	d := o.dispatcher(&SQSQueue{API: client, URL: url})
 	w := o.worker()
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: store.Trigger{Kind: "schedule", EventID: "schedule:e2"}})
+	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:e2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestMessageDeliveredTwice(t *testing.T) {
 		t.Errorf("the stale key is %s, want gone (deleted once)", got)
 	}
 	// Through Sweep, the second delivery says what it found.
-	if sw := w.Sweep(ctx, msg, 2); !sw.Duplicate || sw.Retry || sw.Recorded == nil || sw.Recorded.Status != store.AccountDone {
+	if sw := w.Sweep(ctx, msg, 2); !sw.Duplicate || sw.Retry || sw.Recorded == nil || sw.Recorded.Status != domain.AccountDone {
 		t.Errorf("Sweep of a redelivered message = %+v", sw)
 	}
 }

@@ -1,4 +1,4 @@
-package org
+package fanout
 
 import (
 	"reflect"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/keysweep/keysweep/awsiam"
 	"github.com/keysweep/keysweep/internal/cfntemplate"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 )
 
 // The templates and the code must agree; cfn-lint cannot see that.
