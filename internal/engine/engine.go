@@ -184,12 +184,36 @@ func (e *Engine) storeError(op string, err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	return &domain.ServiceError{Service: e.serviceName(), Op: op, Err: err}
+	return &domain.ServiceError{Service: e.ServiceName(), Op: op, Err: err}
 }
 
-func (e *Engine) serviceName() string {
+// ServiceName is how messages name the key store's service ("IAM").
+func (e *Engine) ServiceName() string {
 	if e.Store.Provider() == domain.ProviderAWS {
 		return "IAM"
 	}
 	return e.Store.Provider().Title()
+}
+
+// Target is one key store an entry point serves: its name, its policy
+// item, and its engine, built at once or on first use.
+type Target struct {
+	Name     string
+	PolicyID string
+	Engine   *Engine
+	// Open, when set and Engine is nil, builds the engine on first use (a
+	// target whose credentials are read from a secret); its failure fails
+	// that target only.
+	Open func(ctx context.Context) (*Engine, error)
+}
+
+// Resolve returns the target's engine, opening it if need be.
+func (t Target) Resolve(ctx context.Context) (*Engine, error) {
+	if t.Engine != nil {
+		return t.Engine, nil
+	}
+	if t.Open == nil {
+		return nil, errors.New("target " + t.Name + ": no key store")
+	}
+	return t.Open(ctx)
 }

@@ -116,7 +116,7 @@ func (e *Engine) goneView(ctx context.Context, v *KeyView) (*KeyView, error) {
 	}
 	last := recs[len(recs)-1]
 	v.Account, v.UserName, v.State, v.History = last.Account, last.UserName, st, recs
-	v.Notes = append(v.Notes, "the key no longer exists in "+e.serviceName()+"; shown from its audit records")
+	v.Notes = append(v.Notes, "the key no longer exists in "+e.ServiceName()+"; shown from its audit records")
 	v.chain(st)
 	return v, nil
 }

@@ -96,12 +96,12 @@ func (e *Engine) judgeRevocation(ctx context.Context, req RevokeRequest, rev *Re
 // decision record, no call.
 func (e *Engine) alreadyInactive(ctx context.Context, rev *Revocation, rec domain.Record, k domain.Key) (*Revocation, error) {
 	rec.Kind, rec.Result = domain.KindDecision, domain.ResultAlreadyInactive
-	rec.Reason += "; already inactive, " + e.serviceName() + " not called"
+	rec.Reason += "; already inactive, " + e.ServiceName() + " not called"
 	if err := e.Journal.RecordDecision(ctx, rec); err != nil {
 		return nil, journalError("record the request for "+k.ID, err)
 	}
 	rev.RevocationID, rev.Outcome = rec.RunID, domain.ResultAlreadyInactive
-	rev.Message = fmt.Sprintf("access key %s of %s is already inactive; %s was not called", k.ID, k.Owner, e.serviceName())
+	rev.Message = fmt.Sprintf("access key %s of %s is already inactive; %s was not called", k.ID, k.Owner, e.ServiceName())
 	rev.Records = []domain.Record{rec}
 	e.log().Info("revoke: already inactive", "key", k.ID)
 	return rev, nil
@@ -137,7 +137,7 @@ func (e *Engine) revokeUnderLock(ctx context.Context, rev *Revocation, rec domai
 		rev.Message = fmt.Sprintf("access key %s of %s was already gone when keysweep acted", k.ID, k.Owner)
 	case domain.ResultAlreadyInactive:
 		rev.Outcome = domain.ResultAlreadyInactive
-		rev.Message = fmt.Sprintf("access key %s of %s was already inactive; %s was not called", k.ID, k.Owner, e.serviceName())
+		rev.Message = fmt.Sprintf("access key %s of %s was already inactive; %s was not called", k.ID, k.Owner, e.ServiceName())
 	case domain.ResultDone:
 		rev.Outcome = domain.ResultDone
 		verb := "deleted"
@@ -166,7 +166,7 @@ func (e *Engine) gone(ctx context.Context, rev *Revocation) (*Revocation, error)
 	last := recs[len(recs)-1]
 	rev.Account, rev.UserName = last.Account, last.UserName
 	rev.Outcome = domain.ResultGone
-	rev.Message = fmt.Sprintf("access key %s no longer exists in %s; nothing was changed; its earlier records follow", rev.AccessKeyID, e.serviceName())
+	rev.Message = fmt.Sprintf("access key %s no longer exists in %s; nothing was changed; its earlier records follow", rev.AccessKeyID, e.ServiceName())
 	rev.Records = recs
 	rev.Reason = ""
 	return rev, nil

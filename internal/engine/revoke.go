@@ -159,7 +159,7 @@ func (e *Engine) history(ctx context.Context, id string) ([]domain.Record, error
 		return nil, journalError("read the records of "+id, err)
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("access key %s: %w: %s does not have it and keysweep has no record of it", id, ErrNotFound, e.serviceName())
+		return nil, fmt.Errorf("access key %s: %w: %s does not have it and keysweep has no record of it", id, ErrNotFound, e.ServiceName())
 	}
 	return recs, nil
 }

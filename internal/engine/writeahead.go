@@ -89,7 +89,7 @@ func (e *Engine) apply(work, book context.Context, c change) applied {
 		if errors.Is(err, domain.ErrIntentPending) {
 			return applied{pending: true}
 		}
-		return applied{result: domain.ResultFailed, err: journalError(fmt.Sprintf("write the intent for %s (%s not called)", c.key.ID, e.serviceName()), err)}
+		return applied{result: domain.ResultFailed, err: journalError(fmt.Sprintf("write the intent for %s (%s not called)", c.key.ID, e.ServiceName()), err)}
 	}
 	out := applied{records: []domain.Record{intent}}
 	out.result, out.err = e.underLock(work, c, &out)

@@ -6,6 +6,7 @@ package lambda
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,15 +22,7 @@ import (
 )
 
 // Target is one key store a sweeper sweeps: its engine and its policy.
-type Target struct {
-	Name     string
-	Engine   *engine.Engine
-	PolicyID string
-	// Open, when set, builds the engine on first use (a target whose
-	// credentials are read from a secret): its failure fails that
-	// target's run only.
-	Open func(ctx context.Context) (*engine.Engine, error)
-}
+type Target = engine.Target
 
 // Sweeper is the scheduled Lambda's handler: it parses the event, loads
 // each target's policy, runs the engine of every target side by side (each
@@ -65,7 +58,7 @@ func (s *Sweeper) log() *slog.Logger {
 
 // Handle runs one sweep for a raw event. Invalid events and policies change
 // nothing and return an error that names the problem.
-func (s *Sweeper) Handle(ctx context.Context, raw []byte) (*Summary, error) {
+func (s *Sweeper) Handle(ctx context.Context, raw json.RawMessage) (*Summary, error) {
 	ev, err := trigger.Parse(raw)
 	if err != nil {
 		s.log().Error("refused event", "err", err)
@@ -140,13 +133,10 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	if !first && eventID != "" {
 		eventID += "#" + t.Name
 	}
-	eng := t.Engine
-	if eng == nil {
-		var err error
-		if eng, err = t.Open(ctx); err != nil {
-			log.Error("target unreachable: nothing changed", "err", err)
-			return nil, fmt.Errorf("target %s: %w; nothing changed", t.Name, err)
-		}
+	eng, err := t.Resolve(ctx)
+	if err != nil {
+		log.Error("target unreachable: nothing changed", "err", err)
+		return nil, fmt.Errorf("target %s: %w; nothing changed", t.Name, err)
 	}
 	req := engine.Request{
 		Trigger:   domain.Trigger{Kind: kind, Source: ev.Source, EventID: eventID},

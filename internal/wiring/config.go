@@ -20,7 +20,7 @@ const (
 	EnvPolicyID        = "POLICY_ID"
 	EnvRetentionDays   = "AUDIT_RETENTION_DAYS"
 	EnvSweeperFunction = "SWEEPER_FUNCTION"
-	EnvBulkTagReads    = "BULK_TAG_READS"
+	EnvBulkTagReads    = "KEYSWEEP_BULK_TAGS"
 )
 
 // DefaultRetentionDays is the audit records' default lifetime.
