@@ -3,6 +3,9 @@ package gmi_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +20,10 @@ import (
 
 var _ engine.KeyStore = (*gmi.Store)(nil)
 
-const org = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+const (
+	org   = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+	adaID = "ada0ada0-0000-4000-8000-000000000001" // sorts after the other owners of TestInventory
+)
 
 var (
 	now     = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -40,7 +46,7 @@ func newEnv(t *testing.T, role string) *env {
 	t.Helper()
 	srv := gmiapi.New(t)
 	srv.SetClock(func() time.Time { return now })
-	owner := srv.AddUser(org, gmiapi.User{FirstName: "Ada", LastName: "Lovelace", Role: role})
+	owner := srv.AddUser(org, gmiapi.User{ID: adaID, FirstName: "Ada", LastName: "Lovelace", Role: role})
 	tok, err := srv.Login(org, owner.ID, "ks1")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +75,8 @@ func (e *env) renewals() []gmi.Secret {
 // store builds a store on the env; edit adjusts its config.
 func (e *env) store(t *testing.T, edit func(*gmi.Config)) *gmi.Store {
 	t.Helper()
-	cfg := gmi.Config{Secret: e.sec, OnRenew: e.onRenew, Retry: fastTry, Now: func() time.Time { return now }}
+	cfg := gmi.Config{Secret: e.sec, OnRenew: e.onRenew, Retry: fastTry, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler)}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -318,5 +325,21 @@ func TestUnsupported(t *testing.T) {
 	}
 	if len(s.Calls()) != 0 {
 		t.Errorf("unsupported steps called the API: %v", s.Calls())
+	}
+}
+
+// TestAdapterDependsOnlyOnTheDomain: an adapter imports the domain, never
+// the engine.
+func TestAdapterDependsOnlyOnTheDomain(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/keysweep/keysweep/internal/keystore/gmi").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/keysweep/keysweep/") &&
+			dep != "github.com/keysweep/keysweep/internal/keystore/gmi" &&
+			dep != "github.com/keysweep/keysweep/internal/domain" && dep != "github.com/keysweep/keysweep/policy" {
+			t.Errorf("the GMI key store depends on %s", dep)
+		}
 	}
 }
