@@ -34,15 +34,17 @@ func (s *Store) roleNotes(ctx context.Context) ([]string, error) {
 		return append([]string(nil), s.profileNotes...), nil
 	}
 	var p profile
-	err := s.c.call(ctx, OpGetProfile, http.MethodGet, "/me/profile", &p)
-	switch {
-	case errors.Is(err, ErrTokenExpired), errors.Is(err, ErrRenewalNotSaved):
-		return nil, serviceError("read the GMI Cloud session's profile", err)
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case err != nil:
+	if err := s.c.call(ctx, OpGetProfile, http.MethodGet, "/me/profile", &p); err != nil {
+		switch {
+		case errors.Is(err, ErrTokenExpired), errors.Is(err, ErrRenewalNotSaved):
+			return nil, serviceError("read the GMI Cloud session's profile", err)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
 		s.log.WarnContext(ctx, "could not read the GMI Cloud session's profile", "error", err)
 		return []string{fmt.Sprintf("could not read the GMI Cloud session's role (%v): if it is an organization user's, the inventory holds only that user's keys", err)}, nil
+	}
+	switch {
 	case p.Organization == nil:
 		s.profileNotes = []string{fmt.Sprintf("the GMI Cloud session's user belongs to no organization according to its profile, yet lists organization %s", s.org)}
 	case p.Organization.ID != s.org:

@@ -149,6 +149,19 @@ func TestInventoryNotesAUserRole(t *testing.T) {
 	t.Logf("note: %s", inv.Notes[0])
 }
 
+func TestInventoryWithoutProfile(t *testing.T) {
+	e := newEnv(t, gmiapi.RoleOwner)
+	e.srv.AddKey(org, gmiapi.Key{Name: "ci"})
+	e.srv.FailNext(gmiapi.OpGetProfile, -1, "user", 1201)
+	inv, err := e.store(t, nil).Inventory(context.Background())
+	if err != nil {
+		t.Fatalf("an unreadable profile failed the inventory: %v", err)
+	}
+	if inv.Keys() != 1 || len(inv.Notes) != 1 || !strings.Contains(inv.Notes[0], "could not read the GMI Cloud session's role") {
+		t.Errorf("inventory: %d keys, notes %q; want the key and a note", inv.Keys(), inv.Notes)
+	}
+}
+
 func TestOwnerKeysRecheckFindKey(t *testing.T) {
 	e := newEnv(t, gmiapi.RoleOwner)
 	mine := e.srv.AddKey(org, gmiapi.Key{Name: "a", CreatedAt: day(-3), Owner: &gmiapi.Owner{ID: e.owner.ID}})
