@@ -38,6 +38,11 @@ type apiOwner struct {
 	LastName  string `json:"lastName"`
 }
 
+// maxUnixSeconds (the year 5138) is beyond any date in seconds the
+// listing can mean: a larger value is milliseconds or garbage, and judging
+// it would make an old key look new or a short-lived one look eternal.
+const maxUnixSeconds = 1e11
+
 // listed is a key of the listing with its owner as the domain names it.
 type listed struct {
 	key   domain.Key
@@ -84,6 +89,9 @@ func parseListing(org string, body []byte) ([]listed, []string, error) {
 			continue
 		case k.CreatedAt == nil || *k.CreatedAt <= 0:
 			notes = append(notes, fmt.Sprintf("GMI Cloud key %s has no createdAt: not judged", k.ID))
+			continue
+		case *k.CreatedAt > maxUnixSeconds || (k.ExpiresAt != nil && *k.ExpiresAt > maxUnixSeconds):
+			notes = append(notes, fmt.Sprintf("GMI Cloud key %s has a createdAt or expiresAt beyond the year 5000 (milliseconds rather than the documented seconds?): not judged", k.ID))
 			continue
 		}
 		out = append(out, toListed(org, k))
