@@ -141,6 +141,9 @@ func parseEndpoint(endpoint string) (*url.URL, error) {
 	}
 	if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
 		u.Host = u.Hostname()
+		if strings.Contains(u.Host, ":") {
+			u.Host = "[" + u.Host + "]"
+		}
 	}
 	u.Path = ""
 	return u, nil

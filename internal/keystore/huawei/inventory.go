@@ -71,7 +71,11 @@ func (s *Store) Inventory(ctx context.Context) (*domain.Inventory, error) {
 	}
 	sort.Slice(inv.Owners, func(i, j int) bool { return inv.Owners[i].Name < inv.Owners[j].Name })
 	if !s.hasV5() {
-		inv.Notes = append(inv.Notes, "owner tags unavailable: the endpoint has no IAM v5 (or keysweep may not use it)")
+		why := "IAM v5 is off for this target"
+		if s.cfg.V5 == V5Auto {
+			why = "the endpoint offers no IAM v5 (Open Telekom Cloud has v3 only)"
+		}
+		inv.Notes = append(inv.Notes, "owner tags unavailable: "+why)
 	}
 	return inv, nil
 }

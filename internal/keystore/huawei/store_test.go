@@ -333,3 +333,21 @@ func TestAccountAsksIAMWhenNotConfigured(t *testing.T) {
 		t.Errorf("provider %q", f.store.Provider())
 	}
 }
+
+func TestInventoryLeavesOutWhatVanishedWhileListing(t *testing.T) {
+	f := newFixture(t, huaweiiam.Options{}, nil)
+	for _, name := range []string{"a", "b"} {
+		id := f.srv.AddUser(name, nil)
+		f.srv.AddKey(id, ago(day), nil)
+		f.srv.AddKey(id, ago(2*day), nil)
+	}
+	f.srv.Fail(huaweiiam.RouteListCredentials, http.StatusNotFound, 1) // the first user listed is gone
+	f.srv.Fail(huaweiiam.RouteShowCredential, http.StatusNotFound, 1)  // and one key of the other
+	inv, err := f.store.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Owners) != 1 || inv.Keys() != 1 {
+		t.Errorf("%d owners with %d keys, want 1 with 1", len(inv.Owners), inv.Keys())
+	}
+}
