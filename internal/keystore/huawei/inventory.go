@@ -39,6 +39,9 @@ const maxUserPages = 10000
 // failure stops the listing and is returned.
 func (s *Store) Inventory(ctx context.Context) (*domain.Inventory, error) {
 	generated := time.Now().UTC()
+	if err := s.Detect(ctx); err != nil { // a no-op unless V5Auto and not yet asked
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
 	account, err := s.Account(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)

@@ -273,3 +273,34 @@ func TestFaults(t *testing.T) {
 		t.Errorf("resource type users (not user): %d, want 400", status)
 	}
 }
+
+func TestV5KeysAndThrottleEvery(t *testing.T) {
+	s := Start(t, Options{V5: true})
+	uid := s.AddUser("dan", nil)
+	used := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	a1 := s.AddKey(uid, used.Add(-48*time.Hour), &used)
+	a2 := s.AddKey(uid, used.Add(-24*time.Hour), nil)
+	status, body := call(t, s, s.Caller(), http.MethodGet, "/v5/users/"+uid+"/access-keys", url.Values{"limit": {"1"}}, "", nil)
+	next, _ := body["page_info"].(map[string]any)["next_marker"].(string)
+	if status != 200 || len(body["access_keys"].([]any)) != 1 || next == "" {
+		t.Fatalf("first page: %d %v", status, body)
+	}
+	status, body = call(t, s, s.Caller(), http.MethodGet, "/v5/users/"+uid+"/access-keys", url.Values{"limit": {"1"}, "marker": {next}}, "", nil)
+	if status != 200 || body["access_keys"].([]any)[0].(map[string]any)["access_key_id"] != a2 || body["page_info"].(map[string]any)["next_marker"] != nil {
+		t.Fatalf("second page: %d %v", status, body)
+	}
+	for ak, want := range map[string]map[string]any{a1: {"last_used_at": "2026-01-02T03:04:05.000Z"}, a2: {}} {
+		status, body := call(t, s, s.Caller(), http.MethodGet, "/v5/users/"+uid+"/access-keys/"+ak+"/last-used", nil, "", nil)
+		if diff := cmp.Diff(map[string]any{"access_key_last_used": want}, body); status != 200 || diff != "" {
+			t.Errorf("last used of %s: %d (-want +got)\n%s", ak, status, diff)
+		}
+	}
+	s.ResetCounts()
+	s.ThrottleEvery(3)
+	for range 6 {
+		call(t, s, s.Caller(), http.MethodGet, "/v3/users", nil, "", nil)
+	}
+	if diff := cmp.Diff(map[int]int{200: 4, 429: 2}, s.Statuses()); diff != "" {
+		t.Errorf("every third throttled (-want +got)\n%s", diff)
+	}
+}
