@@ -131,7 +131,11 @@ func buildHistogram(id, title, xlabel string, ds []domain.KeyDecision, days func
 		}
 	}
 	h.layout(limits)
-	h.Desc = fmt.Sprintf("%d keys in %d-day bins; darker bars are keys over a limit.", h.Total, h.BinDays)
+	stale := 0
+	for _, b := range h.Bars {
+		stale += b.Stale
+	}
+	h.Desc = fmt.Sprintf("%d keys in %d-day bins: %d within their limits, %d over a limit.", h.Total, h.BinDays, h.Total-stale, stale)
 	return h
 }
 

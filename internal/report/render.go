@@ -104,7 +104,7 @@ func build(in *Input) *view {
 	}
 	v.Age = buildHistogram("ages", "Keys by age", "days since created", in.Decisions,
 		func(d *domain.KeyDecision) int { return d.AgeDays }, chartLimits(in.Policy, true))
-	v.Idle = buildHistogram("unused", "Keys by days since last use", "days since last used (or created, if never used)", in.Decisions,
+	v.Idle = buildHistogram("unused", "Keys by days since last use", "days since last use (or creation, if never used)", in.Decisions,
 		func(d *domain.KeyDecision) int { return d.InactiveDays }, chartLimits(in.Policy, false))
 	v.Forecast = buildForecast(in, at, names)
 	v.Table = buildTable(in.Decisions, names)
