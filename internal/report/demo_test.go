@@ -56,9 +56,10 @@ func awsKey(user, path, id string, status policy.Status, created, used int, deac
 // deletion, a service user under an override, and keys that become stale
 // in the coming weeks; in an AWS account and a GMI organization.
 func demoKeys() []demoKey {
-	gmi := awsKey("ops@example.com", "", "gmi-key-7f3a", policy.StatusActive, 120, 2, -1)
+	// GMI Cloud does not tell a key's last use.
+	gmi := awsKey("ops@example.com", "", "gmi-key-7f3a", policy.StatusActive, 120, -1, -1)
 	gmi.provider, gmi.account, gmi.key.Account = domain.ProviderGMI, demoOrg, demoOrg
-	gmi2 := awsKey("ml-team@example.com", "", "gmi-key-0b91", policy.StatusActive, 30, 1, -1)
+	gmi2 := awsKey("ml-team@example.com", "", "gmi-key-0b91", policy.StatusActive, 30, -1, -1)
 	gmi2.provider, gmi2.account, gmi2.key.Account = domain.ProviderGMI, demoOrg, demoOrg
 	return []demoKey{
 		awsKey("alice", "/", "AKIADEMOALICE0000001", policy.StatusActive, 20, 1, -1),
@@ -75,11 +76,18 @@ func demoKeys() []demoKey {
 	}
 }
 
-// decide judges the demo keys at t, as the engine's plan would.
+// decide judges the demo keys at t, as the engine's plan would: without
+// the inactivity rule where the store cannot tell last use (GMI).
 func decide(p *policy.Policy, keys []demoKey, t time.Time) []domain.KeyDecision {
+	noIdle := *p
+	noIdle.MaxInactiveDays, noIdle.Overrides = 0, nil
 	out := make([]domain.KeyDecision, 0, len(keys))
 	for _, k := range keys {
-		d := p.Evaluate(k.key, t)
+		judge := p
+		if k.provider == domain.ProviderGMI {
+			judge = &noIdle
+		}
+		d := judge.Evaluate(k.key, t)
 		out = append(out, domain.KeyDecision{
 			Account: k.account, Provider: k.provider, UserName: k.key.UserName, UserPath: k.key.UserPath,
 			AccessKeyID: k.key.AccessKeyID, Status: k.key.Status, CreatedAt: k.key.CreatedAt,
@@ -101,10 +109,11 @@ func demoInput() report.Input {
 		},
 		Decisions: decide(p, keys, demoAt),
 		Policy:    p,
-		Capabilities: map[domain.Provider][]string{
-			domain.ProviderAWS: report.CapabilityNotes(domain.ProviderAWS, domain.Capabilities{Deactivate: true, LastUsed: true, OwnerTags: true, OwnerPaths: true, BulkTags: true, Report: true}),
-			domain.ProviderGMI: report.CapabilityNotes(domain.ProviderGMI, domain.Capabilities{LastUsed: true, Expiry: true}),
+		Capabilities: map[domain.Provider]domain.Capabilities{
+			domain.ProviderAWS: {Deactivate: true, LastUsed: true, OwnerTags: true, OwnerPaths: true, BulkTags: true, Report: true},
+			domain.ProviderGMI: {Expiry: true},
 		},
+		Notes:   map[domain.Provider][]string{domain.ProviderAWS: {"inventory: credential report of 2026-06-01 08:58 UTC"}},
 		Records: demoRecords(),
 		Runs:    demoRuns(),
 	}

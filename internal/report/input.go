@@ -42,9 +42,24 @@ type Input struct {
 	Runs []domain.Run
 	// Policy is the policy that judged the keys; nil when unknown.
 	Policy *policy.Policy
-	// Capabilities are notes on what each key store can and cannot do,
-	// printed beside the policy (see CapabilityNotes).
-	Capabilities map[domain.Provider][]string
+	// Capabilities are what each kind of key store can do. The report
+	// prints what they mean (CapabilityNotes), and where a store cannot
+	// tell a key's last use it shows that as unknown and leaves its keys
+	// out of the chart of days since last use. A provider not in the map
+	// is taken to know last use.
+	Capabilities map[domain.Provider]domain.Capabilities
+	// Notes are further facts per kind of key store worth telling (an
+	// inventory's fallback, say), printed with the capabilities.
+	Notes map[domain.Provider][]string
+}
+
+// knowsLastUse reports whether keys of provider p carry their last use.
+func (in *Input) knowsLastUse(p domain.Provider) bool {
+	if p == "" {
+		p = domain.ProviderAWS
+	}
+	c, ok := in.Capabilities[p]
+	return !ok || c.LastUsed
 }
 
 // Week is the plan's judgement at the end of one forecast week.

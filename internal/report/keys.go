@@ -114,13 +114,14 @@ func keyLabel(d *domain.KeyDecision) string {
 
 // row is one key in the table.
 type row struct {
-	User, Key, Status        string
-	Store                    store
-	Created, LastUsed        string
-	Age, Idle                int
-	Verdict, Reason, Bucket  string
-	Outcome, Rule, DeleteDue string
-	Severity                 int // sorts the urgent first
+	User, Key, Status       string
+	Store                   store
+	LastUsed                string
+	Age                     int
+	Idle                    string // days since last use; "–" when unknown
+	Verdict, Reason, Bucket string
+	Outcome                 string
+	Severity                int // sorts the urgent first
 	// S, V and B index the row's store, verdict and bucket in the
 	// table's filter choices: short codes keep a large table small.
 	S, V, B int
@@ -157,28 +158,29 @@ func severity(v policy.Verdict) int {
 	return 3
 }
 
-func newRow(d *domain.KeyDecision, names *storeNames) row {
+func newRow(d *domain.KeyDecision, names *storeNames, knowsLastUse bool) row {
 	r := row{
 		User: d.UserName, Store: names.label(d.Provider, d.Account), Key: keyLabel(d),
-		Status: string(d.Status), Created: day(d.CreatedAt), LastUsed: "never",
-		Age: d.AgeDays, Idle: d.InactiveDays, Verdict: string(d.Verdict), Reason: d.Reason,
-		Bucket: bucket(d), Outcome: string(d.Outcome), Rule: d.Rule, Severity: severity(d.Verdict),
+		Status: string(d.Status), LastUsed: "never", Age: d.AgeDays, Idle: strconv.Itoa(d.InactiveDays),
+		Verdict: string(d.Verdict), Reason: d.Reason, Bucket: bucket(d), Outcome: string(d.Outcome),
+		Severity: severity(d.Verdict),
 	}
 	if r.Status == "" {
 		r.Status = "none"
 	}
-	if d.LastUsedAt != nil {
+	switch {
+	case !knowsLastUse:
+		r.LastUsed, r.Idle = "unknown", "–"
+	case d.LastUsedAt != nil:
 		r.LastUsed = day(*d.LastUsedAt)
-	}
-	if d.DeleteDue != nil {
-		r.DeleteDue = day(*d.DeleteDue)
 	}
 	return r
 }
 
 // buildTable lists the keys: all of them up to FullTableRows, else the
 // non-keep ones (up to MaxListedRows) and a count of the rest by reason.
-func buildTable(ds []domain.KeyDecision, names *storeNames) tableView {
+func buildTable(in *Input, names *storeNames) tableView {
+	ds := in.Decisions
 	t := tableView{Total: len(ds)}
 	listAll := len(ds) <= FullTableRows
 	omitted := map[string]int{}
@@ -188,7 +190,7 @@ func buildTable(ds []domain.KeyDecision, names *storeNames) tableView {
 			omitted[bucket(d)]++
 			continue
 		}
-		t.Rows = append(t.Rows, newRow(d, names))
+		t.Rows = append(t.Rows, newRow(d, names, in.knowsLastUse(d.Provider)))
 	}
 	slices.SortStableFunc(t.Rows, func(a, b row) int {
 		return cmp.Or(cmp.Compare(a.Severity, b.Severity), cmp.Compare(b.Age, a.Age),

@@ -92,11 +92,18 @@ func overrideDays(n *int, zero string) string {
 	return days(*n, zero)
 }
 
-func buildCapabilities(m map[domain.Provider][]string) []capabilityView {
-	out := make([]capabilityView, 0, len(m))
-	for p, notes := range m {
-		if len(notes) > 0 {
-			out = append(out, capabilityView{p.Title(), notes})
+func buildCapabilities(in *Input) []capabilityView {
+	notes := map[domain.Provider][]string{}
+	for p, c := range in.Capabilities {
+		notes[p] = CapabilityNotes(p, c)
+	}
+	for p, n := range in.Notes {
+		notes[p] = append(notes[p], n...)
+	}
+	out := make([]capabilityView, 0, len(notes))
+	for p, n := range notes {
+		if len(n) > 0 {
+			out = append(out, capabilityView{p.Title(), n})
 		}
 	}
 	slices.SortFunc(out, func(a, b capabilityView) int { return cmp.Compare(a.Provider, b.Provider) })

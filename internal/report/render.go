@@ -47,6 +47,23 @@ func num(v float64) string {
 	return s
 }
 
+// knownLastUse gives the decisions on keys whose last use is known; the
+// decisions themselves when all are.
+func knownLastUse(in *Input) []domain.KeyDecision {
+	for i := range in.Decisions {
+		if !in.knowsLastUse(in.Decisions[i].Provider) {
+			var out []domain.KeyDecision
+			for _, d := range in.Decisions {
+				if in.knowsLastUse(d.Provider) {
+					out = append(out, d)
+				}
+			}
+			return out
+		}
+	}
+	return in.Decisions
+}
+
 // view is what the template shows.
 type view struct {
 	GeneratedAt, At string
@@ -104,13 +121,16 @@ func build(in *Input) *view {
 	}
 	v.Age = buildHistogram("ages", "Keys by age", "days since created", in.Decisions,
 		func(d *domain.KeyDecision) int { return d.AgeDays }, chartLimits(in.Policy, true))
-	v.Idle = buildHistogram("unused", "Keys by days since last use", "days since last use (or creation, if never used)", in.Decisions,
+	v.Idle = buildHistogram("unused", "Keys by days since last use", "days since last use (or creation, if never used)", knownLastUse(in),
 		func(d *domain.KeyDecision) int { return d.InactiveDays }, chartLimits(in.Policy, false))
+	if n := len(in.Decisions) - v.Idle.Total; n > 0 {
+		v.Idle.Desc += fmt.Sprintf(" Left out: %d keys of stores that do not tell last use.", n)
+	}
 	v.Forecast = buildForecast(in, at, names)
-	v.Table = buildTable(in.Decisions, names)
+	v.Table = buildTable(in, names)
 	v.Actions, v.MoreActions = buildActions(in.Records, names)
 	v.Runs, v.MoreRuns = buildRuns(in.Runs, names)
 	v.Policy = buildPolicy(in.Policy)
-	v.Capabilities = buildCapabilities(in.Capabilities)
+	v.Capabilities = buildCapabilities(in)
 	return v
 }

@@ -69,7 +69,8 @@ func TestRenderDemoFigures(t *testing.T) {
 		"age limit 90", "inactivity limit 45", "service-users 30", "service-users 180", // limit lines
 		"v-20260528T141500Z-9c1e2f3a", "arn:aws:iam::111122223333:user/secops", "revocation", // who asked
 		"no outcome yet", "2026-05-demo", "path /service/", "exemptions.users",
-		"owners have no tags", "within the cap (3 of 10 keys)",
+		"owners have no tags", "within the cap (3 of 10 keys)", "inventory: credential report",
+		"Left out: 2 keys of stores that do not tell last use.", "unknown",
 	} {
 		if !strings.Contains(page, s) {
 			t.Errorf("page lacks %q", s)
