@@ -25,7 +25,8 @@ type Input struct {
 	// GeneratedAt is when the report was made; time.Now when zero.
 	GeneratedAt time.Time
 	// At is the time the keys were judged at (the plan's --at); GeneratedAt
-	// when zero. "Last 30 days" and the forecast count from it.
+	// when zero. The forecast counts from it, and "acted on in the last 30
+	// days" from it or from GeneratedAt, whichever is earlier.
 	At time.Time
 	// Targets are the key stores the report covers. A decision whose
 	// provider and account match no target is shown under its account.

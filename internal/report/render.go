@@ -84,7 +84,8 @@ type view struct {
 	Script          template.JS
 }
 
-// Render writes the report of in to w as one self-contained HTML page.
+// Render writes the report of in to w as one self-contained HTML page. On
+// an error w may hold part of a page.
 func Render(w io.Writer, in Input) error {
 	v := build(&in)
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -114,7 +115,13 @@ func build(in *Input) *view {
 	for _, t := range in.Targets {
 		v.Targets = append(v.Targets, t.Provider.Title()+": "+names.label(t.Provider, t.Account).Label())
 	}
-	v.Totals = buildTotals(in, at, names)
+	// Actions are history: a report judged at a future date counts those
+	// of the 30 days before it was made.
+	acted := at
+	if gen.Before(at) {
+		acted = gen
+	}
+	v.Totals = buildTotals(in, acted, names)
 	v.Sum = v.Totals[len(v.Totals)-1]
 	if len(v.Totals) == 2 {
 		v.Totals = v.Totals[:1] // one account: the sum says nothing more

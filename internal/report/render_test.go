@@ -196,3 +196,15 @@ func TestCapabilityNotes(t *testing.T) {
 		t.Errorf("GMI notes = %q, want 4", got)
 	}
 }
+
+// TestActedWindow: a report judged at a future date still counts the
+// actions of the 30 days before it was made.
+func TestActedWindow(t *testing.T) {
+	in := demoInput()
+	in.At = demoAt.AddDate(0, 3, 0)
+	in.Decisions = decide(in.Policy, demoKeys(), in.At)
+	in.Forecast = nil
+	if page := render(t, in); !strings.Contains(page, `data-kpi="acted">3<`) {
+		t.Error("a report at a future date lost the actions of the last 30 days")
+	}
+}
