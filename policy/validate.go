@@ -149,6 +149,7 @@ func (p *Policy) Validate() error {
 		}
 	}
 	validateOrg(&ps, p.Organization)
+	validateNotify(&ps, p.Notify)
 	return ps.err()
 }
 
