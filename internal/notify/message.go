@@ -117,6 +117,10 @@ type Message struct {
 // comes from outside); the HTML body escapes what it shows, uses inline
 // styles only and loads nothing from elsewhere.
 func Compose(kind Kind, f Facts) Message {
+	if r := f.Run; r != nil {
+		// A run summary's facts are its run's.
+		f.Account, f.Provider, f.RunID = or(f.Account, r.Account), domain.Provider(or(string(f.Provider), string(r.Provider))), or(f.RunID, r.RunID)
+	}
 	f = clean(f)
 	if f.Provider == "" {
 		f.Provider = domain.ProviderAWS
@@ -195,6 +199,13 @@ func footer(f Facts) string {
 		parts = append(parts, capitalize(strings.Join(ids, ", "))+".")
 	}
 	return strings.Join(parts, " ")
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // day formats a date; stamp a time, in UTC.
