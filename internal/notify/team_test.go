@@ -90,23 +90,29 @@ func attrsOf(e envelope) map[string]string {
 	return m
 }
 
-// TestTeamOnMoto publishes a run summary and an action to moto's SNS and
-// reads them from SQS subscriptions, one with a filter policy on kind.
-func TestTeamOnMoto(t *testing.T) {
-	emu := emulator(t)
-	cfg := emu.Config(t)
-	sn, sq := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	topic, err := sn.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String("keysweep-team")})
+// teamOnMoto creates a topic with two SQS subscriptions: one takes every
+// message, one has a filter policy on kind.
+func teamOnMoto(t *testing.T) (sn *sns.Client, sq *sqs.Client, topic, all, actions string) {
+	t.Helper()
+	cfg := emulator(t).Config(t)
+	sn, sq = sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	out, err := sn.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String("keysweep-team")})
 	if err != nil {
 		t.Fatalf("CreateTopic: %v", err)
 	}
-	arn := aws.ToString(topic.TopicArn)
-	all := subscribeQueue(t, sq, sn, arn, "team-all", "")
-	actions := subscribeQueue(t, sq, sn, arn, "team-actions", `{"kind": ["deactivated", "deleted"]}`)
+	topic = aws.ToString(out.TopicArn)
+	all = subscribeQueue(t, sq, sn, topic, "team-all", "")
+	actions = subscribeQueue(t, sq, sn, topic, "team-actions", `{"kind": ["deactivated", "deleted"]}`)
+	return sn, sq, topic, all, actions
+}
 
+// TestTeamOnMoto publishes a run summary and an action to moto's SNS and
+// reads them from the SQS subscriptions.
+func TestTeamOnMoto(t *testing.T) {
+	sn, sq, topic, all, actions := teamOnMoto(t)
 	summary := Compose(KindRunSummary, goldenCases()["run-summary"].facts)
 	deact := Compose(KindDeactivated, awsFacts())
-	team := &Team{API: sn, TopicARN: arn}
+	team := &Team{API: sn, TopicARN: topic}
 	ids := map[string]bool{}
 	for _, m := range []Message{summary, deact} {
 		id, err := team.Publish(t.Context(), m)
@@ -143,45 +149,47 @@ func TestTeamOnMoto(t *testing.T) {
 	if len(filtered) != 1 || filtered[0].MessageAttributes["kind"].Value != "deactivated" {
 		t.Errorf("filtered queue got %+v, want only the deactivated notice", filtered)
 	}
+}
 
-	t.Run("chatbot", func(t *testing.T) {
-		chat := &Team{API: sn, TopicARN: arn, Chatbot: true}
-		if _, err := chat.Publish(t.Context(), deact); err != nil {
-			t.Fatal(err)
+func TestTeamChatbotOnMoto(t *testing.T) {
+	sn, sq, topic, _, actions := teamOnMoto(t)
+	deact := Compose(KindDeactivated, awsFacts())
+	if _, err := (&Team{API: sn, TopicARN: topic, Chatbot: true}).Publish(t.Context(), deact); err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, sq, actions, 1)
+	if len(got) != 1 || got[0].MessageAttributes["user"].Value != "alice" {
+		t.Fatalf("got %+v, want 1 message with the attributes", got)
+	}
+	var cn struct {
+		Version, Source string
+		Content         struct{ TextType, Title, Description string }
+		Metadata        struct {
+			EventType         string
+			AdditionalContext map[string]string
 		}
-		got := drain(t, sq, actions, 1)
-		if len(got) != 1 {
-			t.Fatalf("got %d messages, want 1", len(got))
-		}
-		var cn struct {
-			Version, Source string
-			Content         struct{ TextType, Title, Description string }
-			Metadata        struct {
-				EventType         string
-				AdditionalContext map[string]string
-			}
-		}
-		if err := json.Unmarshal([]byte(got[0].Message), &cn); err != nil {
-			t.Fatalf("not a Chatbot custom notification: %v", err)
-		}
-		if cn.Version != "1.0" || cn.Source != "custom" || cn.Content.TextType != "client-markdown" ||
-			cn.Content.Title != deact.Subject || !strings.HasPrefix(cn.Content.Description, "keysweep deactivated") ||
-			cn.Metadata.EventType != "keysweep-deactivated" || cn.Metadata.AdditionalContext["keyId"] != "AKIAIOSFODNN7EXAMPLE" {
-			t.Errorf("custom notification %+v", cn)
-		}
-	})
+	}
+	if err := json.Unmarshal([]byte(got[0].Message), &cn); err != nil {
+		t.Fatalf("not a Chatbot custom notification: %v", err)
+	}
+	if cn.Version != "1.0" || cn.Source != "custom" || cn.Content.TextType != "client-markdown" ||
+		cn.Content.Title != deact.Subject || !strings.HasPrefix(cn.Content.Description, "keysweep deactivated") ||
+		cn.Metadata.EventType != "keysweep-deactivated" || cn.Metadata.AdditionalContext["keyId"] != "AKIAIOSFODNN7EXAMPLE" {
+		t.Errorf("custom notification %+v", cn)
+	}
+}
 
-	t.Run("missing topic", func(t *testing.T) {
-		gone := &Team{API: sn, TopicARN: "arn:aws:sns:us-east-1:123456789012:gone"}
-		_, err := gone.Publish(t.Context(), summary)
-		var nf *snstypes.NotFoundException
-		if !errors.Is(err, ErrChannelMissing) || !errors.As(err, &nf) {
-			t.Errorf("Publish = %v, want ErrChannelMissing from NotFound", err)
-		}
-		if _, err := (&Team{API: sn}).Publish(t.Context(), summary); !errors.Is(err, ErrNotConfigured) {
-			t.Errorf("Publish without a topic = %v, want ErrNotConfigured", err)
-		}
-	})
+func TestTeamMissingTopicOnMoto(t *testing.T) {
+	sn, _, _, _, _ := teamOnMoto(t)
+	summary := Compose(KindRunSummary, goldenCases()["run-summary"].facts)
+	_, err := (&Team{API: sn, TopicARN: "arn:aws:sns:us-east-1:123456789012:gone"}).Publish(t.Context(), summary)
+	var nf *snstypes.NotFoundException
+	if !errors.Is(err, ErrChannelMissing) || !errors.As(err, &nf) {
+		t.Errorf("Publish = %v, want ErrChannelMissing from NotFound", err)
+	}
+	if _, err := (&Team{API: sn}).Publish(t.Context(), summary); !errors.Is(err, ErrNotConfigured) {
+		t.Errorf("Publish without a topic = %v, want ErrNotConfigured", err)
+	}
 }
 
 type snsFake struct{ err error }
