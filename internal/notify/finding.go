@@ -123,7 +123,7 @@ func (f *Findings) finding(k KeyFinding, now time.Time) types.AwsSecurityFinding
 			Severity: &types.FindingProviderSeverity{Label: sev, Original: aws.String(string(sev))},
 			Types:    []string{findingType},
 		},
-		Title:       aws.String(limit(findingTitle(k), 256)),
+		Title:       aws.String(limit(findingTitle(k, now), 256)),
 		Description: aws.String(limit(findingDescription(k), 1024)),
 		Remediation: &types.Remediation{Recommendation: &types.Recommendation{
 			Text: aws.String("Rotate the key: create a new key, move its users to it, then deactivate and delete this one. " +
@@ -138,17 +138,18 @@ func (f *Findings) finding(k KeyFinding, now time.Time) types.AwsSecurityFinding
 	}
 }
 
-func findingTitle(k KeyFinding) string {
+func findingTitle(k KeyFinding, now time.Time) string {
 	what := fmt.Sprintf("%s key %s of %s", k.Provider.Title(), k.KeyID, k.User)
-	switch k.Resolution {
-	case Open:
-		if !k.StaleAt.IsZero() {
-			return fmt.Sprintf("%s is stale from %s", what, day(k.StaleAt))
-		}
+	switch {
+	case k.Resolution == Open && k.StaleAt.IsZero():
 		return what + " is stale"
-	case ResolvedFresh:
+	case k.Resolution == Open && now.Before(k.StaleAt):
+		return fmt.Sprintf("%s becomes stale on %s", what, day(k.StaleAt))
+	case k.Resolution == Open:
+		return fmt.Sprintf("%s is stale since %s", what, day(k.StaleAt))
+	case k.Resolution == ResolvedFresh:
 		return what + " is within the limits again"
-	case ResolvedExempt:
+	case k.Resolution == ResolvedExempt:
 		return what + " is exempt"
 	}
 	return fmt.Sprintf("%s was %s", what, k.Resolution)

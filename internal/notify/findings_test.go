@@ -135,6 +135,14 @@ func TestFindingsOnMoto(t *testing.T) {
 	}
 	first := got[FindingID("", stale.Account, stale.KeyID)]
 	checkAWSFinding(t, first)
+	for id, title := range map[string]string{
+		"keysweep/123456789012/aws/AKIAIOSFODNN7EXAMPLE": "AWS IAM key AKIAIOSFODNN7EXAMPLE of alice is stale since 2026-12-01",
+		"keysweep/123456789012/aws/AKIAI44QH8DHBEXAMPLE": "AWS IAM key AKIAI44QH8DHBEXAMPLE of build-bot becomes stale on 2026-12-14",
+	} {
+		if got := aws.ToString(got[id].Title); got != title {
+			t.Errorf("title %q, want %q", got, title)
+		}
+	}
 	if o := got["keysweep/org-7f3a/gmi/key_01HZX3"].Resources[0].Details.Other; o["provider"] != "gmi" || o["keyName"] != "ci-deploy" {
 		t.Errorf("GMI resource details %v", o)
 	}
@@ -155,6 +163,9 @@ func TestFindingsOnMoto(t *testing.T) {
 		}
 		if aws.ToString(f.UpdatedAt) <= aws.ToString(first.UpdatedAt) || aws.ToString(f.CreatedAt) != "2026-11-17T09:15:00.000Z" {
 			t.Errorf("UpdatedAt %s not after %s, or CreatedAt %s moved", aws.ToString(f.UpdatedAt), aws.ToString(first.UpdatedAt), aws.ToString(f.CreatedAt))
+		}
+		if aws.ToString(f.Title) != "AWS IAM key AKIAIOSFODNN7EXAMPLE of alice was deleted" {
+			t.Errorf("title %q", aws.ToString(f.Title))
 		}
 		if f.ProductFields["keysweep/runId"] != "r-2" || f.ProductFields["keysweep/resolution"] != "deleted" {
 			t.Errorf("product fields %v", f.ProductFields)

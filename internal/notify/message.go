@@ -140,7 +140,8 @@ func Compose(kind Kind, f Facts) Message {
 	case KindRunSummary:
 		v = summaryView(f)
 	default:
-		v = view{Subject: "keysweep notice " + cleanString(string(kind)), Lead: []string{"keysweep sent a notice of an unknown kind."}}
+		v = view{Subject: "keysweep notice " + cleanString(string(kind)), Heading: "keysweep notice",
+			Lead: []string{"keysweep sent a notice of an unknown kind."}}
 	}
 	v.Subject = subjectLine(v.Subject)
 	if v.Footer == "" {
