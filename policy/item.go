@@ -65,6 +65,9 @@ func (p *Policy) Item() map[string]any {
 	if p.Organization != nil {
 		m["organization"] = p.Organization.item()
 	}
+	if p.Notify != nil {
+		m["notify"] = p.Notify.item()
+	}
 	return m
 }
 

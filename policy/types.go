@@ -47,6 +47,8 @@ type Policy struct {
 	Overrides []Override `json:"overrides,omitempty"`
 	// Organization selects the accounts of an organization sweep (org.go).
 	Organization *OrgSelection `json:"organization,omitempty"`
+	// Notify says who is told of warnings and actions (notify.go).
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // BlastRadius caps one run. A run whose plan exceeds either cap changes

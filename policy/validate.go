@@ -155,6 +155,7 @@ func (p *Policy) Validate() error {
 		}
 	}
 	validateOrg(&ps, p.Organization)
+	validateNotify(&ps, p.Notify)
 	return ps.err()
 }
 
