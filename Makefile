@@ -15,8 +15,11 @@ export SAM_CLI_TELEMETRY := 0
 # Never let a build or test rewrite go.mod or go.sum behind a developer's back.
 export GOFLAGS ?= -mod=readonly
 
-# Lambda binaries: static, arm64, without the legacy RPC shim, reproducible.
-LAMBDA_GOENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+# Lambda binaries: static, for the template's Architectures (arm64), without
+# the legacy RPC shim, reproducible. The Lambda emulator tests and `make
+# invoke` run these same targets with LAMBDA_GOARCH set to the host's.
+LAMBDA_GOARCH  := arm64
+LAMBDA_GOENV   := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 LAMBDA_GOBUILD := go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 .PHONY: help venv deps test vet lint-template build demo events \
