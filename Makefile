@@ -84,6 +84,7 @@ events: venv ## Regenerate the SAM-generated payloads in events/ (see events/REA
 		e["pathParameters"] = {"accessKeyId": "AKIAEXAMPLE"}; \
 		open(p, "w").write(json.dumps(e, indent=2) + "\n")' events/api-revoke.json
 	SAM=$(SAM) PYTHON=$(VENV)/bin/python bash events/generate-api-events.sh
+	SAM=$(SAM) PYTHON=$(VENV)/bin/python bash events/generate-sqs-events.sh
 
 # --- Performance (docs/PERFORMANCE.md) ---------------------------------------
 # Cloud Custodian lives in its own venv, pinned by requirements-bench.txt.
