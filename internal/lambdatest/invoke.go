@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Result is one invocation's answer.
@@ -78,7 +79,7 @@ func (r *Runtime) Invoke(ctx context.Context, payload []byte) (*Result, error) {
 	case timedOut.Match(body):
 		res.Error = &FunctionError{Type: ErrorTypeTimeout, Message: string(body)}
 	case resp.StatusCode == http.StatusBadGateway:
-		res.Error = &FunctionError{Type: ErrorTypeRuntime, Message: lastFailure(r.Logs())}
+		res.Error = &FunctionError{Type: ErrorTypeRuntime, Message: r.failure()}
 	}
 	return res, nil
 }
@@ -111,17 +112,34 @@ func errorDocument(body []byte) *FunctionError {
 	return &fe
 }
 
-// lastFailure is the emulator's last logged init or invoke failure.
+// lastFailure is the emulator's last logged init or invoke failure, or ""
+// (its logger orders the line's fields either way).
 func lastFailure(logs string) string {
 	lines := strings.Split(logs, "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := lines[i]
-		for _, mark := range []string{"Init failed error=", "Invoke failed error="} {
-			if _, after, ok := strings.Cut(l, mark); ok {
-				msg, _, _ := strings.Cut(after, "InvokeID=")
-				return strings.TrimSpace(msg)
-			}
+		if !strings.Contains(l, "Init failed ") && !strings.Contains(l, "Invoke failed ") {
+			continue
+		}
+		if _, after, ok := strings.Cut(l, "error="); ok {
+			msg, _, _ := strings.Cut(after, " InvokeID=")
+			return strings.TrimSpace(msg)
 		}
 	}
-	return "the runtime failed (no failure in the emulator's log)"
+	return ""
+}
+
+// failure waits a moment for the emulator's log of a failure, which may
+// come through its output pipe after the HTTP answer.
+func (r *Runtime) failure() string {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if msg := lastFailure(r.Logs()); msg != "" {
+			return msg
+		}
+		if time.Now().After(deadline) {
+			return "the runtime failed (the emulator logged no failure)"
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keysweep/keysweep/internal/lambdatest"
+	"github.com/keysweep/keysweep/internal/testenv"
 )
 
 // summary is what the tests read of the sweeper's answer.
@@ -121,5 +122,29 @@ func TestInvalidStoredPolicyIsFunctionError(t *testing.T) {
 	}
 	if recs := e.steps(old); len(recs) != 0 {
 		t.Errorf("records %v after a failed run; want none", recs)
+	}
+}
+
+// TestInitFailureIsFunctionError: a bootstrap that exits during its init
+// phase (here a retention the function refuses, as `sam local invoke
+// --env-vars` could set it) fails the invocation as a function error with
+// the runtime's exit, not as a harness error or an empty answer.
+func TestInitFailureIsFunctionError(t *testing.T) {
+	lambdatest.SkipShort(t)
+	emu := testenv.Emulator(t)
+	emu.Reset(t)
+	stack, err := lambdatest.NewStack(t.Context(), emu.Config(t), repoTemplate(t), lambdatest.StackOptions{
+		EnvVars: map[string]map[string]string{"SweeperFunction": {"AUDIT_RETENTION_DAYS": "0"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := lambdatest.Run(t, stack, "SweeperFunction")
+	res := invoke(t, fn, event(t, "manual-audit.json"))
+	if res.Error == nil || res.Error.Type != lambdatest.ErrorTypeRuntime || !strings.Contains(res.Error.Message, "exit status 1") {
+		t.Fatalf("status %d, error %v, body %q; want a runtime exit", res.Status, res.Error, res.Body)
+	}
+	if !strings.Contains(fn.Logs(), "AUDIT_RETENTION_DAYS") {
+		t.Errorf("the function's log does not name AUDIT_RETENTION_DAYS:\n%s", fn.Logs())
 	}
 }
