@@ -22,7 +22,7 @@ LAMBDA_GOARCH  := arm64
 LAMBDA_GOENV   := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 LAMBDA_GOBUILD := go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help venv deps test vet lint-template build demo events \
+.PHONY: help venv deps test vet lint-template build demo events invoke \
 	build-SweeperFunction build-ApiFunction build-DispatcherFunction build-WorkerFunction \
 	venv-bench bench bench-lambda bench-report
 
@@ -69,6 +69,18 @@ build-DispatcherFunction: ## (SAM) build the dispatcher's bootstrap into $(ARTIF
 
 build-WorkerFunction: ## (SAM) build the worker's bootstrap into $(ARTIFACTS_DIR)
 	$(LAMBDA_GOENV) $(LAMBDA_GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/worker
+
+# The Docker-free `sam local invoke` (docs/LOCAL-INVOKE.md): FUNCTION's
+# bootstrap, built by its build-<LogicalId> target below for this machine,
+# run under the Lambda runtime interface emulator with the template's
+# environment, against the local AWS emulator (AWS_ENDPOINT_URL's, or a
+# fresh one). PARAMS='OrganizationMode=true ExternalId=x' sets template
+# parameters; ENV_VARS=FILE overrides variables as sam's --env-vars does.
+FUNCTION ?= SweeperFunction
+EVENT    ?= events/manual-audit.json
+invoke: venv ## Invoke FUNCTION on EVENT under the Lambda emulator, no Docker (make invoke FUNCTION=SweeperFunction EVENT=events/manual-audit.json)
+	go run ./internal/lambdatest/cmd/lambda-invoke -function '$(FUNCTION)' -event '$(EVENT)' \
+		$(foreach p,$(PARAMS),-param '$(p)') $(if $(ENV_VARS),-env-vars '$(ENV_VARS)')
 
 demo: venv ## Run the CLI demo against the local emulator
 	go run ./cmd/keysweep demo

@@ -189,6 +189,13 @@ func functionEnv(o Options) []string {
 		// The emulator's own log level: info shows init and invoke phases.
 		"LOG_LEVEL": "info",
 	}
+	for setting, name := range map[string]string{
+		"LogFormat": "AWS_LAMBDA_LOG_FORMAT", "ApplicationLogLevel": "AWS_LAMBDA_LOG_LEVEL", "LogGroup": "AWS_LAMBDA_LOG_GROUP_NAME",
+	} {
+		if v, ok := f.Logging[setting]; ok {
+			env[name] = v
+		}
+	}
 	for k, v := range o.AWSEnv {
 		env[k] = v
 	}

@@ -190,6 +190,8 @@ func (s *Stack) resource(ctx context.Context, id string) (*physical, error) {
 		p, err = s.makeQueue(ctx, id, res)
 	case typeFunction:
 		p, err = s.functionResource(ctx, id, res)
+	case typeLogGroup:
+		p, err = s.logGroupResource(ctx, id, res)
 	default:
 		return nil, fmt.Errorf("%w: resource %s of type %s", ErrUnsupported, id, res.Type)
 	}
@@ -236,6 +238,16 @@ func (s *Stack) functionResource(ctx context.Context, id string, res Resource) (
 	return &physical{ref: name, attrs: map[string]string{"Arn": s.arn("lambda", "function:"+name)}}, nil
 }
 
+// logGroupResource names a log group without making it: a function
+// writes its logs to its output, and the emulator prints them.
+func (s *Stack) logGroupResource(ctx context.Context, id string, res Resource) (*physical, error) {
+	name, err := s.physicalName(ctx, id, res.Properties, "LogGroupName")
+	if err != nil {
+		return nil, err
+	}
+	return &physical{ref: name, attrs: map[string]string{"Arn": s.arn("logs", "log-group:"+name+":*")}}, nil
+}
+
 // Function is one function of the template as the local stack gives it.
 type Function struct {
 	LogicalID string
@@ -248,6 +260,10 @@ type Function struct {
 	Handler      string
 	Runtime      string
 	Architecture string // arm64 or x86_64, as the template says
+	// Logging is the template's LoggingConfig: LogFormat, LogGroup and
+	// ApplicationLogLevel, which Lambda gives the function as
+	// AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_GROUP_NAME and AWS_LAMBDA_LOG_LEVEL.
+	Logging map[string]string
 }
 
 // SAM's defaults for a function that does not say.
@@ -299,6 +315,9 @@ func (s *Stack) Function(ctx context.Context, id string) (*Function, error) {
 			}
 		}
 	}
+	if f.Logging, err = s.logging(ctx, props["LoggingConfig"]); err != nil {
+		return nil, fmt.Errorf("%s: LoggingConfig: %w", id, err)
+	}
 	if v, ok := props["Architectures"]; ok {
 		archs, err := s.r.resolve(ctx, v)
 		if err != nil {
@@ -311,6 +330,18 @@ func (s *Stack) Function(ctx context.Context, id string) (*Function, error) {
 		}
 	}
 	return f, nil
+}
+
+func (s *Stack) logging(ctx context.Context, v any) (map[string]string, error) {
+	out := map[string]string{}
+	for k, e := range asMap(v) {
+		val, err := s.r.resolveString(ctx, e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = val
+	}
+	return out, nil
 }
 
 func (s *Stack) envOverride(id, name string) (string, bool) {

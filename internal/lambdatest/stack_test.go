@@ -130,6 +130,10 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
 	}
+	sweeper, _ := s.Function(t.Context(), "SweeperFunction")
+	if diff := cmp.Diff(map[string]string{"LogFormat": "JSON", "LogGroup": "/aws/lambda/keysweep-local-sweeper"}, sweeper.Logging); diff != "" {
+		t.Errorf("sweeper LoggingConfig (-want +got):\n%s", diff)
+	}
 	worker, _ := s.Function(t.Context(), "WorkerFunction")
 	wantEnv := map[string]string{
 		"POLICY_TABLE": "keysweep-local-PolicyTable", "AUDIT_TABLE": "keysweep-local-AuditTable", "AUDIT_RETENTION_DAYS": "400",
