@@ -154,7 +154,14 @@ func (r *Runtime) awaitListening(ctx context.Context, addrs ...string) error {
 			}
 		}
 	}
-	return nil
+	// A port taken by another process between choosing it and binding it
+	// answers the dial too; the emulator then exits at once.
+	select {
+	case <-r.exited:
+		return fmt.Errorf("%s exited after it started", EmulatorTool)
+	case <-time.After(50 * time.Millisecond):
+		return nil
+	}
 }
 
 // freeLoopbackAddr returns 127.0.0.1:PORT with a port free a moment ago.
