@@ -15,11 +15,14 @@ export SAM_CLI_TELEMETRY := 0
 # Never let a build or test rewrite go.mod or go.sum behind a developer's back.
 export GOFLAGS ?= -mod=readonly
 
-# Lambda binaries: static, arm64, without the legacy RPC shim, reproducible.
-LAMBDA_GOENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+# Lambda binaries: static, for the template's Architectures (arm64), without
+# the legacy RPC shim, reproducible. The Lambda emulator tests and `make
+# invoke` run these same targets with LAMBDA_GOARCH set to the host's.
+LAMBDA_GOARCH  := arm64
+LAMBDA_GOENV   := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 LAMBDA_GOBUILD := go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help venv deps test vet lint-template build demo events \
+.PHONY: help venv deps test vet lint-template build demo events invoke \
 	build-SweeperFunction build-ApiFunction build-DispatcherFunction build-WorkerFunction \
 	venv-bench bench bench-lambda bench-report
 
@@ -67,6 +70,18 @@ build-DispatcherFunction: ## (SAM) build the dispatcher's bootstrap into $(ARTIF
 build-WorkerFunction: ## (SAM) build the worker's bootstrap into $(ARTIFACTS_DIR)
 	$(LAMBDA_GOENV) $(LAMBDA_GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/worker
 
+# The Docker-free `sam local invoke` (docs/LOCAL-INVOKE.md): FUNCTION's
+# bootstrap, built by its build-<LogicalId> target below for this machine,
+# run under the Lambda runtime interface emulator with the template's
+# environment, against the local AWS emulator (AWS_ENDPOINT_URL's, or a
+# fresh one). PARAMS='OrganizationMode=true ExternalId=x' sets template
+# parameters; ENV_VARS=FILE overrides variables as sam's --env-vars does.
+FUNCTION ?= SweeperFunction
+EVENT    ?= events/manual-audit.json
+invoke: venv ## Invoke FUNCTION on EVENT under the Lambda emulator, no Docker (make invoke FUNCTION=SweeperFunction EVENT=events/manual-audit.json)
+	go run ./internal/lambdatest/cmd/lambda-invoke -function '$(FUNCTION)' -event '$(EVENT)' \
+		$(foreach p,$(PARAMS),-param '$(p)') $(if $(ENV_VARS),-env-vars '$(ENV_VARS)')
+
 demo: venv ## Run the CLI demo against the local emulator
 	go run ./cmd/keysweep demo
 
@@ -81,6 +96,7 @@ events: venv ## Regenerate the SAM-generated payloads in events/ (see events/REA
 		e["pathParameters"] = {"accessKeyId": "AKIAEXAMPLE"}; \
 		open(p, "w").write(json.dumps(e, indent=2) + "\n")' events/api-revoke.json
 	SAM=$(SAM) PYTHON=$(VENV)/bin/python bash events/generate-api-events.sh
+	SAM=$(SAM) PYTHON=$(VENV)/bin/python bash events/generate-sqs-events.sh
 
 # --- Performance (docs/PERFORMANCE.md) ---------------------------------------
 # Cloud Custodian lives in its own venv, pinned by requirements-bench.txt.
