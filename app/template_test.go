@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/keysweep/keysweep/internal/cfntemplate"
 )
 
@@ -62,12 +64,9 @@ func TestTemplateAPI(t *testing.T) {
 			t.Errorf("the API may call %s, which it never needs", a)
 		}
 	}
-	for _, st := range cfntemplate.Dig(t, fn, "Policies", "0", "Statement").([]any) {
-		if !slices.Contains(cfntemplate.Strs(cfntemplate.Dig(t, st, "Resource")), "PolicyTable.Arn") {
-			continue
-		}
-		if got := cfntemplate.Strs(cfntemplate.Dig(t, st, "Action")); !slices.Equal(got, []string{"dynamodb:GetItem"}) {
-			t.Errorf("the API may %v on the policy table, want only dynamodb:GetItem", got)
+	for _, st := range cfntemplate.Statements(t, cfntemplate.Dig(t, fn, "Policies")) {
+		if slices.Contains(st.Resources, "PolicyTable.Arn") && !slices.Equal(st.Actions, []string{"dynamodb:GetItem"}) {
+			t.Errorf("the API may %v on the policy table, want only dynamodb:GetItem", st.Actions)
 		}
 	}
 }
@@ -80,4 +79,72 @@ func iamActions(actions []string) []string {
 		}
 	}
 	return out
+}
+
+// KmsKeyArn, when set, encrypts the tables, the log groups, the queues and
+// the functions' environment with that key; left empty, nothing changes
+// and every queue still has server-side encryption (SSE-SQS).
+func TestTemplateOptionalKmsKey(t *testing.T) {
+	tpl := cfntemplate.Read(t, "../template.yaml")
+	if got := cfntemplate.Dig(t, tpl, "Parameters", "KmsKeyArn", "Default"); got != "" {
+		t.Errorf("KmsKeyArn defaults to %q, want empty", got)
+	}
+	ifKey := map[string]any{"Fn::If": []any{"HasKmsKey", "KmsKeyArn", "AWS::NoValue"}}
+	if diff := cmp.Diff(ifKey, cfntemplate.Dig(t, tpl, "Globals", "Function", "KmsKeyArn")); diff != "" {
+		t.Errorf("functions' KmsKeyArn (-want +got):\n%s", diff)
+	}
+	kinds := map[string]int{}
+	for name, r := range cfntemplate.Dig(t, tpl, "Resources").(map[string]any) {
+		p := cfntemplate.Dig(t, r, "Properties")
+		var got, want any = nil, ifKey
+		switch kind := cfntemplate.Dig(t, r, "Type").(string); kind {
+		case "AWS::DynamoDB::Table":
+			got = cfntemplate.Dig(t, p, "SSESpecification", "KMSMasterKeyId")
+			if cfntemplate.Dig(t, p, "SSESpecification", "SSEEnabled") != "true" {
+				t.Errorf("%s: SSEEnabled is not true", name)
+			}
+		case "AWS::Logs::LogGroup":
+			got = cfntemplate.Dig(t, p, "KmsKeyId")
+		case "AWS::SQS::Queue":
+			got = cfntemplate.Dig(t, p, "KmsMasterKeyId")
+			sse := map[string]any{"Fn::If": []any{"HasKmsKey", "AWS::NoValue", "true"}}
+			if diff := cmp.Diff(sse, cfntemplate.Dig(t, p, "SqsManagedSseEnabled")); diff != "" {
+				t.Errorf("%s: SqsManagedSseEnabled (-want +got):\n%s", name, diff)
+			}
+		default:
+			continue
+		}
+		kinds[cfntemplate.Dig(t, r, "Type").(string)]++
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: key (-want +got):\n%s", name, diff)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"AWS::DynamoDB::Table": 2, "AWS::Logs::LogGroup": 5, "AWS::SQS::Queue": 3}, kinds); diff != "" {
+		t.Errorf("resources checked (-want +got):\n%s", diff)
+	}
+}
+
+// Every function is traced and has a concurrency of its own: one sweeper
+// at a time (a scheduled run never overlaps another), no more API calls at
+// once than the stage lets through; the API stage is traced too.
+func TestTemplateTracingAndConcurrency(t *testing.T) {
+	tpl := cfntemplate.Read(t, "../template.yaml")
+	if got := cfntemplate.Dig(t, tpl, "Globals", "Function", "Tracing"); got != "Active" {
+		t.Errorf("functions' Tracing %v, want Active", got)
+	}
+	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
+	if got := cfntemplate.Dig(t, res, "KeysweepApi", "Properties", "TracingEnabled"); got != "true" {
+		t.Errorf("API stage TracingEnabled %v, want true", got)
+	}
+	want := map[string]any{"SweeperFunction": "1", "ApiFunction": "ApiThrottlingBurstLimit",
+		"DispatcherFunction": "1", "WorkerFunction": "WorkerConcurrency"}
+	got := map[string]any{}
+	for name, r := range res {
+		if cfntemplate.Dig(t, r, "Type") == "AWS::Serverless::Function" {
+			got[name] = cfntemplate.Dig(t, r, "Properties", "ReservedConcurrentExecutions")
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReservedConcurrentExecutions (-want +got):\n%s", diff)
+	}
 }

@@ -79,6 +79,11 @@ func TestTemplateOrganizationMode(t *testing.T) {
 	if got := cfntemplate.Dig(t, src, "ScalingConfig", "MaximumConcurrency"); got != "WorkerConcurrency" {
 		t.Errorf("MaximumConcurrency %v, want !Ref WorkerConcurrency", got)
 	}
+	// Lambda throttles SQS deliveries beyond the reserved concurrency, and
+	// throttled deliveries count towards maxReceiveCount.
+	if got := cfntemplate.Dig(t, res, "WorkerFunction", "Properties", "ReservedConcurrentExecutions"); got != "WorkerConcurrency" {
+		t.Errorf("worker ReservedConcurrentExecutions %v, want !Ref WorkerConcurrency (the event source's maximum)", got)
+	}
 	for _, name := range []string{"AccountDLQ", "AccountQueue", "DispatcherLogGroup", "WorkerLogGroup", "DispatcherFunction",
 		"WorkerRole", "WorkerFunction", "AccountDLQAlarm", "DispatcherErrorsAlarm"} {
 		if got := cfntemplate.Dig(t, res, name, "Condition"); got != "IsOrganizationMode" {
