@@ -75,16 +75,20 @@ $(CHECKOV_VENV)/.stamp: requirements-checkov.txt
 # scans each template as it is and a copy with those defaults turned on
 # (ALL_ON), and then checks that every resource it should judge was judged.
 ALL_ON_TEMPLATE := -e '/^  OrganizationMode:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
-	-e '/^  CreateApiGatewayLoggingRole:$$/,/^    Default:/s/Default: "false"/Default: "true"/'
-ALL_ON_MEMBER := -e '/^  OperatorRoleArn:$$/,/^    Default:/s|Default: ""|Default: "arn:aws:iam::111122223333:role/operator"|'
+	-e '/^  CreateApiGatewayLoggingRole:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
+	-e '/^  BulkTagReads:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
+	-e '/^  ProtectedPaths:$$/,/^    Default:/s|Default: ""|Default: "/breakglass/"|'
+ALL_ON_MEMBER := -e '/^  BulkTagReads:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
+	-e '/^  ProtectedPaths:$$/,/^    Default:/s|Default: ""|Default: "/breakglass/"|' \
+	-e '/^  OperatorRoleArn:$$/,/^    Default:/s|Default: ""|Default: "arn:aws:iam::111122223333:role/operator"|'
 
 checkov: venv-checkov ## checkov on both templates, offline; fails on any finding neither fixed nor skipped with a reason
 	@mkdir -p $(CHECKOV_OUT)/all-on
 	sed $(ALL_ON_TEMPLATE) template.yaml > $(CHECKOV_OUT)/all-on/template.yaml
 	sed $(ALL_ON_MEMBER) templates/member-role.yaml > $(CHECKOV_OUT)/all-on/member-role.yaml
 	@# Every default meant to be turned on was: a renamed parameter fails here.
-	test "$$(diff template.yaml $(CHECKOV_OUT)/all-on/template.yaml | grep -c '^>')" = 2
-	test "$$(diff templates/member-role.yaml $(CHECKOV_OUT)/all-on/member-role.yaml | grep -c '^>')" = 1
+	test "$$(diff template.yaml $(CHECKOV_OUT)/all-on/template.yaml | grep -c '^>')" = 4
+	test "$$(diff templates/member-role.yaml $(CHECKOV_OUT)/all-on/member-role.yaml | grep -c '^>')" = 3
 	@echo "checkov: the templates as they are (findings only)"
 	$(CHECKOV_RUN) --compact --quiet -f template.yaml -f templates/member-role.yaml
 	@echo "checkov: organization mode and every optional resource on"

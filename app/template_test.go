@@ -81,6 +81,69 @@ func iamActions(actions []string) []string {
 	return out
 }
 
+// The audit table is append-only for the sweeper and the API: history
+// (pk KEY#<id>) is put and never updated or deleted; only the mutable
+// items may be, by partition key prefix (docs/SECURITY.md).
+func TestTemplateAuditAppendOnly(t *testing.T) {
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	for _, tc := range []struct {
+		function string
+		mutable  []string
+	}{
+		{"SweeperFunction", []string{"STATE#*", "PENDING#*", "RESUME#*", "RUN#*", "EVENT#*", "RUNNING#*"}},
+		{"ApiFunction", []string{"STATE#*", "PENDING#*", "RUN#*"}},
+	} {
+		sts := cfntemplate.Statements(t, cfntemplate.Dig(t, res, tc.function, "Properties", "Policies"))
+		cfntemplate.AppendOnly(t, tc.function, sts, "AuditTable", tc.mutable)
+	}
+}
+
+// GetAccountAuthorizationDetails reads every user's policies along with
+// the tags: granted only when BulkTagReads is true, which it is not by
+// default, and the sweeper is told which (KEYSWEEP_BULK_TAGS).
+func TestTemplateBulkTagReadsOffByDefault(t *testing.T) {
+	tpl := cfntemplate.Read(t, "../template.yaml")
+	if got := cfntemplate.Dig(t, tpl, "Parameters", "BulkTagReads", "Default"); got != "false" {
+		t.Errorf("BulkTagReads defaults to %v, want false", got)
+	}
+	want := map[string]any{"Fn::Equals": []any{"BulkTagReads", "true"}}
+	if diff := cmp.Diff(want, cfntemplate.Dig(t, tpl, "Conditions", "AllowsBulkTagReads")); diff != "" {
+		t.Errorf("AllowsBulkTagReads (-want +got):\n%s", diff)
+	}
+	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
+	var granted bool
+	for _, st := range cfntemplate.Statements(t, cfntemplate.Dig(t, res, "SweeperFunction", "Properties", "Policies")) {
+		if !slices.Contains(st.Actions, "iam:GetAccountAuthorizationDetails") {
+			continue
+		}
+		granted = true
+		if st.If != "AllowsBulkTagReads" || len(st.Actions) != 1 {
+			t.Errorf("%s grants %v under %q; want GetAccountAuthorizationDetails alone under AllowsBulkTagReads", st.Sid, st.Actions, st.If)
+		}
+	}
+	if !granted {
+		t.Error("the sweeper may never call GetAccountAuthorizationDetails, even with BulkTagReads")
+	}
+	if got := cfntemplate.Dig(t, res, "SweeperFunction", "Properties", "Environment", "Variables", "KEYSWEEP_BULK_TAGS"); got != "BulkTagReads" {
+		t.Errorf("KEYSWEEP_BULK_TAGS %v, want !Ref BulkTagReads", got)
+	}
+}
+
+// Whatever the policy or the code decides, the sweeper's and the API's
+// roles may not deactivate or delete the keys of users under
+// ProtectedPaths.
+func TestTemplateProtectedPathsDenied(t *testing.T) {
+	tpl := cfntemplate.Read(t, "../template.yaml")
+	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
+	if got := cfntemplate.Dig(t, tpl, "Parameters", "ProtectedPaths", "Type"); got != "CommaDelimitedList" {
+		t.Errorf("ProtectedPaths is a %v, want CommaDelimitedList", got)
+	}
+	for _, fn := range []string{"SweeperFunction", "ApiFunction"} {
+		sts := cfntemplate.Statements(t, cfntemplate.Dig(t, res, fn, "Properties", "Policies"))
+		cfntemplate.ProtectedPathsDeny(t, fn, sts, "HasProtectedPaths")
+	}
+}
+
 // KmsKeyArn, when set, encrypts the tables, the log groups, the queues and
 // the functions' environment with that key; left empty, nothing changes
 // and every queue still has server-side encryption (SSE-SQS).
