@@ -211,3 +211,11 @@ func TestTemplateTracingAndConcurrency(t *testing.T) {
 		t.Errorf("ReservedConcurrentExecutions (-want +got):\n%s", diff)
 	}
 }
+
+// A broken hash chain and notices that could not be sent raise an alarm
+// in every deployment.
+func TestTemplateAlarms(t *testing.T) {
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	cfntemplate.CountAlarm(t, res, "ChainBrokenAlarm", MetricsNamespace, "ChainBroken", "")
+	cfntemplate.CountAlarm(t, res, "NoticesFailedAlarm", MetricsNamespace, "NoticesFailed", "")
+}

@@ -109,6 +109,14 @@ func TestTemplateWorkerLeastPrivilege(t *testing.T) {
 	cfntemplate.AppendOnly(t, "DispatcherFunction", dispatcher, "AuditTable", []string{"RUN#*", "EVENT#*", "RUNNING#*"})
 }
 
+// An account run that fails or is blocked raises an alarm (the worker
+// emits the counts), as organization mode's other troubles do.
+func TestTemplateOrganizationAlarms(t *testing.T) {
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	cfntemplate.CountAlarm(t, res, "AccountRunsFailedAlarm", "keysweep", "AccountRunsFailed", "IsOrganizationMode")
+	cfntemplate.CountAlarm(t, res, "AccountRunsBlockedAlarm", "keysweep", "AccountRunsBlocked", "IsOrganizationMode")
+}
+
 // The worker's queue trigger reports partial batch failures (else one
 // failed account would make Lambda retry, or drop, the whole batch), takes
 // one account a message, and is bounded by the WorkerConcurrency
@@ -133,7 +141,7 @@ func TestTemplateOrganizationMode(t *testing.T) {
 		t.Errorf("worker ReservedConcurrentExecutions %v, want !Ref WorkerConcurrency (the event source's maximum)", got)
 	}
 	for _, name := range []string{"AccountDLQ", "AccountQueue", "DispatcherLogGroup", "WorkerLogGroup", "DispatcherFunction",
-		"WorkerRole", "WorkerFunction", "AccountDLQAlarm", "DispatcherErrorsAlarm"} {
+		"WorkerRole", "WorkerFunction", "AccountDLQAlarm", "DispatcherErrorsAlarm", "AccountRunsFailedAlarm", "AccountRunsBlockedAlarm"} {
 		if got := cfntemplate.Dig(t, res, name, "Condition"); got != "IsOrganizationMode" {
 			t.Errorf("%s: Condition %v, want IsOrganizationMode", name, got)
 		}
