@@ -14,14 +14,33 @@ import (
 
 // The templates and the code must agree; cfn-lint cannot see that.
 
-// The member role grants exactly the IAM calls the provider can make.
+// The member role grants exactly the IAM calls the provider can make,
+// GetAccountAuthorizationDetails only with BulkTagReads (off by default),
+// and denies key changes under ProtectedPaths.
 func TestMemberRoleGrantsExactlyTheSweep(t *testing.T) {
 	tpl := cfntemplate.Read(t, "../templates/member-role.yaml")
-	role := cfntemplate.Dig(t, tpl, "Resources", "MemberRole", "Properties")
+	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
+	role := cfntemplate.Dig(t, res, "MemberRole", "Properties")
+	sts := append(cfntemplate.Statements(t, cfntemplate.Dig(t, role, "Policies")),
+		cfntemplate.AttachedStatements(t, res, "MemberRole")...)
 	var granted []string
-	for _, st := range cfntemplate.Dig(t, role, "Policies", "0", "PolicyDocument", "Statement").([]any) {
-		granted = append(granted, cfntemplate.Strs(cfntemplate.Dig(t, st, "Action"))...)
+	for _, st := range sts {
+		if st.Effect != "Allow" {
+			continue
+		}
+		granted = append(granted, st.Actions...)
+		want := ""
+		if slices.Contains(st.Actions, "iam:GetAccountAuthorizationDetails") {
+			want = "AllowsBulkTagReads"
+		}
+		if st.If != want || (want != "" && len(st.Actions) != 1) {
+			t.Errorf("%s grants %v under %q, want under %q", st.Sid, st.Actions, st.If, want)
+		}
 	}
+	if got := cfntemplate.Dig(t, tpl, "Parameters", "BulkTagReads", "Default"); got != "false" {
+		t.Errorf("BulkTagReads defaults to %v, want false", got)
+	}
+	cfntemplate.ProtectedPathsDeny(t, "MemberRole", sts, "HasProtectedPaths")
 	var needed []string
 	api := reflect.TypeFor[awsiam.API]()
 	for i := range api.NumMethod() {
@@ -51,14 +70,51 @@ func TestTemplateReceiveCountsAgree(t *testing.T) {
 	if queue != want || env != want {
 		t.Errorf("maxReceiveCount %v, %s %v; want both %s", queue, EnvMaxReceives, env, want)
 	}
-	assume := cfntemplate.Dig(t, res, "WorkerRole", "Properties", "Policies", "0", "PolicyDocument", "Statement")
-	for _, st := range assume.([]any) {
-		if slices.Contains(cfntemplate.Strs(cfntemplate.Dig(t, st, "Action")), "sts:AssumeRole") {
-			if r := cfntemplate.Dig(t, st, "Resource"); r != "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}" {
-				t.Errorf("the worker may assume %v, want only the member role", r)
-			}
+}
+
+// The worker may assume the member role only, and only in accounts of its
+// own organization; it and the dispatcher keep the audit table
+// append-only.
+func TestTemplateWorkerLeastPrivilege(t *testing.T) {
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	worker := append(cfntemplate.Statements(t, cfntemplate.Dig(t, res, "WorkerRole", "Properties", "Policies")),
+		cfntemplate.AttachedStatements(t, res, "WorkerRole")...)
+	var assume int
+	for _, st := range worker {
+		if !slices.Contains(st.Actions, "sts:AssumeRole") {
+			continue
+		}
+		assume++
+		want := []string{"arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
+		if !slices.Equal(st.Resources, want) || len(st.Actions) != 1 {
+			t.Errorf("the worker may %v on %v, want sts:AssumeRole on %v", st.Actions, st.Resources, want)
+		}
+		if got := st.ConditionValues("StringEquals", "aws:ResourceOrgID"); !slices.Equal(got, []string{"${aws:PrincipalOrgID}"}) || len(st.Condition) != 1 {
+			t.Errorf("%s: condition %v, want StringEquals aws:ResourceOrgID ${aws:PrincipalOrgID}", st.Sid, st.Condition)
 		}
 	}
+	if assume != 1 {
+		t.Errorf("%d statements let the worker assume roles, want 1", assume)
+	}
+	var traces bool
+	for _, st := range worker {
+		traces = traces || slices.Contains(st.Actions, "xray:PutTraceSegments")
+	}
+	if !traces {
+		t.Error("the worker is traced (Tracing: Active) but may not write traces")
+	}
+	cfntemplate.AppendOnly(t, "WorkerRole", worker, "AuditTable",
+		[]string{"STATE#*", "PENDING#*", "RESUME#*", "RUN#*", "EVENT#*", "RUNNING#*"})
+	dispatcher := cfntemplate.Statements(t, cfntemplate.Dig(t, res, "DispatcherFunction", "Properties", "Policies"))
+	cfntemplate.AppendOnly(t, "DispatcherFunction", dispatcher, "AuditTable", []string{"RUN#*", "EVENT#*", "RUNNING#*"})
+}
+
+// An account run that fails or is blocked raises an alarm (the worker
+// emits the counts), as organization mode's other troubles do.
+func TestTemplateOrganizationAlarms(t *testing.T) {
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	cfntemplate.CountAlarm(t, res, "AccountRunsFailedAlarm", "keysweep", "AccountRunsFailed", "IsOrganizationMode")
+	cfntemplate.CountAlarm(t, res, "AccountRunsBlockedAlarm", "keysweep", "AccountRunsBlocked", "IsOrganizationMode")
 }
 
 // The worker's queue trigger reports partial batch failures (else one
@@ -79,8 +135,13 @@ func TestTemplateOrganizationMode(t *testing.T) {
 	if got := cfntemplate.Dig(t, src, "ScalingConfig", "MaximumConcurrency"); got != "WorkerConcurrency" {
 		t.Errorf("MaximumConcurrency %v, want !Ref WorkerConcurrency", got)
 	}
+	// Lambda throttles SQS deliveries beyond the reserved concurrency, and
+	// throttled deliveries count towards maxReceiveCount.
+	if got := cfntemplate.Dig(t, res, "WorkerFunction", "Properties", "ReservedConcurrentExecutions"); got != "WorkerConcurrency" {
+		t.Errorf("worker ReservedConcurrentExecutions %v, want !Ref WorkerConcurrency (the event source's maximum)", got)
+	}
 	for _, name := range []string{"AccountDLQ", "AccountQueue", "DispatcherLogGroup", "WorkerLogGroup", "DispatcherFunction",
-		"WorkerRole", "WorkerFunction", "AccountDLQAlarm", "DispatcherErrorsAlarm"} {
+		"WorkerRole", "WorkerFunction", "AccountDLQAlarm", "DispatcherErrorsAlarm", "AccountRunsFailedAlarm", "AccountRunsBlockedAlarm"} {
 		if got := cfntemplate.Dig(t, res, name, "Condition"); got != "IsOrganizationMode" {
 			t.Errorf("%s: Condition %v, want IsOrganizationMode", name, got)
 		}
