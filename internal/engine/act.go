@@ -36,19 +36,21 @@ func (t *tally) fail(msg string) {
 // order, a few at once, so that a sweep is held by the key store's rate
 // limit rather than by the latency of each key's lock, re-check, call and
 // outcome; each owner's keys one after another. It stops starting owners
-// when the work context ends, and returns the last owner started (every
-// owner started is finished before it returns) and whether it stopped.
+// when the work context ends, and returns the last owner handled in full
+// (every owner before it too: where the next run resumes) and whether it
+// stopped.
 func (s *sweepRun) actAll(cands []candidate, planned int) (lastDone string, partial bool) {
 	var g errgroup.Group
 	g.SetLimit(withDefault(s.e.ActConcurrency, DefaultActConcurrency))
 	var mu sync.Mutex
-	acted := 0
+	acted, started := 0, 0
 	for ci := range cands {
 		c := &cands[ci]
 		if stopping(s.work) {
 			partial = true
 			break
 		}
+		started++
 		g.Go(func() error {
 			for di := range c.decisions {
 				j := &c.decisions[di]
@@ -61,9 +63,16 @@ func (s *sweepRun) actAll(cands []candidate, planned int) (lastDone string, part
 			}
 			return nil
 		})
-		lastDone = c.owner.Name
 	}
 	_ = g.Wait()
+	for _, c := range cands[:started] {
+		for _, j := range c.decisions {
+			if j.Outcome == domain.KeyLater {
+				return lastDone, true
+			}
+		}
+		lastDone = c.owner.Name
+	}
 	return lastDone, partial
 }
 
@@ -94,6 +103,7 @@ func (s *sweepRun) actOne(c *candidate, j *judged) bool {
 func (s *sweepRun) stage(j *judged, action domain.Action) {
 	a := s.e.apply(s.work, s.book, change{key: j.key, action: action, base: s.base(&j.KeyDecision), factsAt: j.factsAt})
 	switch {
+	case a.later:
 	case a.pending:
 		s.t.add(domain.CountBusy, 1)
 	case a.result == domain.ResultDone && action == domain.ActionMarkDue:
@@ -124,14 +134,18 @@ func (s *sweepRun) act(c *candidate, j *judged) {
 		if a.update != nil {
 			j.Decision = *a.update
 		}
+		if a.outcomeErr != nil {
+			s.t.fail(fmt.Sprintf("outcome of %s %s: %v", action, j.AccessKeyID, a.outcomeErr))
+		}
+		if a.later {
+			j.Outcome = domain.KeyLater
+			return
+		}
 		if a.pending {
 			j.Outcome = domain.KeyBusy
 			s.t.add(domain.CountBusy, 1)
 			s.log.Warn("key has an unsettled intent; left alone this run", "key", j.AccessKeyID)
 			return
-		}
-		if a.outcomeErr != nil {
-			s.t.fail(fmt.Sprintf("outcome of %s %s: %v", action, j.AccessKeyID, a.outcomeErr))
 		}
 		if a.retryAs != "" {
 			// Act again on what the lock's re-check read (its status).
@@ -168,7 +182,7 @@ func (s *sweepRun) settleDecision(j *judged, action domain.Action, a applied) {
 		if a.err != nil {
 			j.Error = a.err.Error()
 		}
-		s.t.add(domain.CountErrors, 1)
+		s.t.fail(fmt.Sprintf("%s %s: %s", action, j.AccessKeyID, j.Error))
 		s.log.Error("action failed", "action", action, "key", j.AccessKeyID, "err", a.err)
 	}
 }

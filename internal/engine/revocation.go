@@ -102,7 +102,7 @@ func (e *Engine) alreadyInactive(ctx context.Context, rev *Revocation, rec domai
 	}
 	rev.RevocationID, rev.Outcome = rec.RunID, domain.ResultAlreadyInactive
 	rev.Message = fmt.Sprintf("access key %s of %s is already inactive; %s was not called", k.ID, k.Owner, e.ServiceName())
-	rev.Records = []domain.Record{rec}
+	rev.Records = e.storedRecords(ctx, k.ID, rec.RunID, []domain.Record{rec})
 	e.log().Info("revoke: already inactive", "key", k.ID)
 	return rev, nil
 }
@@ -127,7 +127,7 @@ func (e *Engine) revokeUnderLock(ctx context.Context, rev *Revocation, rec domai
 	if len(a.records) > 0 {
 		rev.RevocationID = a.records[0].RunID
 	}
-	rev.Records = a.records
+	rev.Records = e.storedRecords(ctx, k.ID, rev.RevocationID, a.records)
 	if a.outcomeErr != nil {
 		rev.Notes = append(rev.Notes, "the outcome record could not be written ("+a.outcomeErr.Error()+"); the next sweep settles the intent against the key store")
 	}
@@ -154,6 +154,26 @@ func (e *Engine) revokeUnderLock(ctx context.Context, rev *Revocation, rec domai
 	}
 	log.Info("revoke", "outcome", rev.Outcome, "user", k.Owner, "exempt", rev.Exempt)
 	return rev, nil
+}
+
+// storedRecords reads back the records a revocation wrote, as the journal
+// keeps them (with their place in the key's hash chain); the records as
+// written when they cannot be read.
+func (e *Engine) storedRecords(ctx context.Context, id, revocationID string, written []domain.Record) []domain.Record {
+	recs, err := e.Journal.ByKey(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return written
+	}
+	var out []domain.Record
+	for _, r := range recs {
+		if r.RunID == revocationID {
+			out = append(out, r)
+		}
+	}
+	if len(out) < len(written) {
+		return written
+	}
+	return out
 }
 
 // gone answers for a key the store no longer has: its earlier records, or

@@ -44,6 +44,9 @@ type verdict struct {
 type applied struct {
 	// pending: another actor holds the key's lock; nothing was done.
 	pending bool
+	// later: the run's deadline came first; nothing was done (or what was
+	// cut short is recorded as it really is), the next run continues.
+	later bool
 	result  domain.Result
 	// err is the failure behind a failed result (the intent could not be
 	// written, the re-check or the key store call failed).
@@ -85,14 +88,20 @@ func (e *Engine) apply(work, book context.Context, c change) applied {
 	if !c.after.IsZero() && !intent.At.After(c.after) {
 		intent.At = c.after.Add(time.Microsecond)
 	}
-	if err := e.Journal.WriteIntent(work, intent); err != nil {
+	if stopping(work) {
+		return applied{later: true}
+	}
+	// The intent is bookkeeping: written on book, so that a deadline
+	// cannot cut the write short after DynamoDB took it, leaving a lock
+	// no outcome releases.
+	if err := e.Journal.WriteIntent(book, intent); err != nil {
 		if errors.Is(err, domain.ErrIntentPending) {
 			return applied{pending: true}
 		}
 		return applied{result: domain.ResultFailed, err: journalError(fmt.Sprintf("write the intent for %s (%s not called)", c.key.ID, e.ServiceName()), err)}
 	}
 	out := applied{records: []domain.Record{intent}}
-	out.result, out.err = e.underLock(work, c, &out)
+	out.result, out.err = e.underLock(work, book, c, &out)
 	rec := intent
 	rec.Kind, rec.Result = domain.KindOutcome, out.result
 	if out.update != nil {
@@ -118,11 +127,15 @@ func (e *Engine) apply(work, book context.Context, c change) applied {
 }
 
 // underLock reads, decides and calls while c's intent holds the key.
-func (e *Engine) underLock(work context.Context, c change, out *applied) (domain.Result, error) {
+func (e *Engine) underLock(work, book context.Context, c change, out *applied) (domain.Result, error) {
 	if c.action == domain.ActionMarkDue || c.action == domain.ActionClearDue {
 		return domain.ResultDone, nil // keysweep's state only: no store call
 	}
 	st, err := e.Journal.KeyState(work, c.key.ID)
+	if err != nil && stopping(work) {
+		out.later, out.note = true, "the run's deadline came before the call; the next run continues"
+		return domain.ResultNotApplied, nil
+	}
 	if err != nil {
 		return domain.ResultFailed, journalError("read keysweep's state of "+c.key.ID, err)
 	}
@@ -131,6 +144,9 @@ func (e *Engine) underLock(work context.Context, c change, out *applied) (domain
 	case errors.Is(err, domain.ErrKeyNotFound):
 		out.note = "key already gone before keysweep acted"
 		return domain.ResultGone, nil
+	case err != nil && stopping(work):
+		out.later, out.note = true, "the run's deadline came before the call; the next run continues"
+		return domain.ResultNotApplied, nil
 	case err != nil:
 		return domain.ResultFailed, e.storeError("live re-check of "+c.key.ID, err)
 	}
@@ -155,10 +171,37 @@ func (e *Engine) underLock(work context.Context, c change, out *applied) (domain
 	case errors.Is(err, domain.ErrKeyNotFound):
 		out.note = "key already gone when keysweep acted"
 		return domain.ResultGone, nil
+	case err != nil && stopping(work):
+		return e.cutShort(book, c, out), nil
 	case err != nil:
 		return domain.ResultFailed, e.storeError(c.action+" "+c.key.ID, err)
 	}
 	return domain.ResultDone, nil
+}
+
+// cutShort records a call the run's deadline cut short as what really
+// happened: the key is read again (on the time kept for bookkeeping) and
+// the change is done if it is there, not applied if it is not.
+func (e *Engine) cutShort(book context.Context, c change, out *applied) domain.Result {
+	out.later = true
+	// Half the time left, at most: the outcome must still be written.
+	limit := 5 * time.Second
+	if dl, ok := book.Deadline(); ok {
+		limit = min(limit, time.Until(dl)/2)
+	}
+	ctx, cancel := context.WithTimeout(book, limit)
+	defer cancel()
+	live, err := e.Store.Recheck(ctx, c.key, true)
+	switch {
+	case errors.Is(err, domain.ErrKeyNotFound):
+		out.later = false
+		return map[bool]domain.Result{true: domain.ResultDone, false: domain.ResultGone}[c.action == domain.ActionDelete]
+	case err == nil && c.action == domain.ActionDeactivate && live.Status == domain.StatusInactive:
+		out.later = false
+		return domain.ResultDone
+	}
+	out.note = "the run's deadline cut the call short and the key is unchanged; the next run continues"
+	return domain.ResultNotApplied
 }
 
 // writeOutcome writes an outcome record, retrying a failed write with

@@ -1,8 +1,9 @@
-package fanout
+package fanout_test
 
 import (
 	"context"
 	"errors"
+	"github.com/keysweep/keysweep/internal/fanout"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +36,8 @@ func (r *recordingSTS) AssumeRole(_ context.Context, in *sts.AssumeRoleInput, _ 
 // shows the organization run in the member account's CloudTrail.
 func TestAssumeRoleOpenerSendsRoleAndExternalID(t *testing.T) {
 	rec := &recordingSTS{}
-	o := &AssumeRoleOpener{STS: rec, Partition: "aws-us-gov", RoleName: "keysweep-member", ExternalID: "ext-123", Logger: quietLogger()}
-	if _, err := o.Open(t.Context(), "123456789012", RoleSessionName("org-run-1")); err != nil {
+	o := &fanout.AssumeRoleOpener{STS: rec, Partition: "aws-us-gov", RoleName: "keysweep-member", ExternalID: "ext-123", Logger: quietLogger()}
+	if _, err := o.Open(t.Context(), "123456789012", fanout.RoleSessionName("org-run-1")); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.got) != 1 {
@@ -50,13 +51,13 @@ func TestAssumeRoleOpenerSendsRoleAndExternalID(t *testing.T) {
 		t.Errorf("ExternalId %q, want ext-123", got)
 	}
 	if got := aws.ToString(in.RoleSessionName); got != "keysweep-org-run-1" {
-		t.Errorf("RoleSessionName %q", got)
+		t.Errorf("fanout.RoleSessionName %q", got)
 	}
 }
 
 // A role that cannot be assumed fails Open, naming the role.
 func TestAssumeRoleOpenerRefused(t *testing.T) {
-	o := &AssumeRoleOpener{STS: &recordingSTS{err: errors.New("AccessDenied")}, RoleName: "keysweep-member", ExternalID: "x", Logger: quietLogger()}
+	o := &fanout.AssumeRoleOpener{STS: &recordingSTS{err: errors.New("AccessDenied")}, RoleName: "keysweep-member", ExternalID: "x", Logger: quietLogger()}
 	_, err := o.Open(t.Context(), "123456789012", "s")
 	if err == nil || !strings.Contains(err.Error(), "arn:aws:iam::123456789012:role/keysweep-member") || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("err %v, want one naming the role and the cause", err)

@@ -1,6 +1,7 @@
-package fanout
+package fanout_test
 
 import (
+	"github.com/keysweep/keysweep/internal/fanout"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,25 +11,25 @@ func TestMemberFromEnv(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
-		want    Member
+		want    fanout.Member
 		wantErr bool
 	}{
-		{"defaults", map[string]string{"AWS_REGION": "eu-west-1"}, Member{RoleName: DefaultRoleName, Partition: "aws"}, false},
-		{"china", map[string]string{"AWS_REGION": "cn-north-1"}, Member{RoleName: DefaultRoleName, Partition: "aws-cn"}, false},
-		{"govcloud", map[string]string{"AWS_REGION": "us-gov-west-1"}, Member{RoleName: DefaultRoleName, Partition: "aws-us-gov"}, false},
-		{"set", map[string]string{EnvRoleName: "sweeper", EnvExternalID: "ext-123", EnvPartition: "aws-cn"}, Member{RoleName: "sweeper", ExternalID: "ext-123", Partition: "aws-cn"}, false},
-		{"bad role", map[string]string{EnvRoleName: "role/with/slash"}, Member{}, true},
-		{"bad external id", map[string]string{EnvExternalID: "x"}, Member{}, true},
+		{"defaults", map[string]string{"AWS_REGION": "eu-west-1"}, fanout.Member{RoleName: fanout.DefaultRoleName, Partition: "aws"}, false},
+		{"china", map[string]string{"AWS_REGION": "cn-north-1"}, fanout.Member{RoleName: fanout.DefaultRoleName, Partition: "aws-cn"}, false},
+		{"govcloud", map[string]string{"AWS_REGION": "us-gov-west-1"}, fanout.Member{RoleName: fanout.DefaultRoleName, Partition: "aws-us-gov"}, false},
+		{"set", map[string]string{fanout.EnvRoleName: "sweeper", fanout.EnvExternalID: "ext-123", fanout.EnvPartition: "aws-cn"}, fanout.Member{RoleName: "sweeper", ExternalID: "ext-123", Partition: "aws-cn"}, false},
+		{"bad role", map[string]string{fanout.EnvRoleName: "role/with/slash"}, fanout.Member{}, true},
+		{"bad external id", map[string]string{fanout.EnvExternalID: "x"}, fanout.Member{}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{EnvRoleName, EnvExternalID, EnvPartition, "AWS_REGION"} {
+			for _, k := range []string{fanout.EnvRoleName, fanout.EnvExternalID, fanout.EnvPartition, "AWS_REGION"} {
 				t.Setenv(k, tc.env[k])
 			}
-			got, err := MemberFromEnv()
+			got, err := fanout.MemberFromEnv()
 			if tc.wantErr {
 				if err == nil {
-					t.Fatalf("MemberFromEnv = %+v, want an error", got)
+					t.Fatalf("fanout.MemberFromEnv = %+v, want an error", got)
 				}
 				return
 			}
@@ -43,21 +44,21 @@ func TestMemberFromEnv(t *testing.T) {
 }
 
 func TestMaxReceivesFromEnv(t *testing.T) {
-	for v, want := range map[string]int{"": DefaultMaxReceives, "5": 5, "0": -1, "x": -1} {
-		t.Setenv(EnvMaxReceives, v)
-		got, err := MaxReceivesFromEnv()
+	for v, want := range map[string]int{"": fanout.DefaultMaxReceives, "5": 5, "0": -1, "x": -1} {
+		t.Setenv(fanout.EnvMaxReceives, v)
+		got, err := fanout.MaxReceivesFromEnv()
 		if want < 0 {
 			if err == nil {
-				t.Errorf("%s=%q: no error", EnvMaxReceives, v)
+				t.Errorf("%s=%q: no error", fanout.EnvMaxReceives, v)
 			}
 			continue
 		}
 		if err != nil || got != want {
-			t.Errorf("%s=%q: %d, %v; want %d", EnvMaxReceives, v, got, err, want)
+			t.Errorf("%s=%q: %d, %v; want %d", fanout.EnvMaxReceives, v, got, err, want)
 		}
 	}
-	t.Setenv(EnvQueueURL, "")
-	if _, err := QueueURLFromEnv(); err == nil {
-		t.Error("QueueURLFromEnv without a URL: no error")
+	t.Setenv(fanout.EnvQueueURL, "")
+	if _, err := fanout.QueueURLFromEnv(); err == nil {
+		t.Error("fanout.QueueURLFromEnv without a URL: no error")
 	}
 }

@@ -1,8 +1,9 @@
-package fanout
+package fanout_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/keysweep/keysweep/internal/fanout"
 	"log/slog"
 	"sort"
 	"sync/atomic"
@@ -18,10 +19,10 @@ import (
 
 	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/journal/dynamo"
 	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 	"github.com/keysweep/keysweep/internal/testenv"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
 )
 
 var fixedNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
@@ -55,7 +56,7 @@ type testOrg struct {
 	emu     *testenv.Emu
 	cfg     aws.Config
 	orgs    *organizations.Client
-	journal *store.Dynamo
+	journal *dynamo.Journal
 	rootID  string
 	members []*member
 }
@@ -76,11 +77,11 @@ func newTestOrg(t *testing.T, n int, p *policy.Policy) *testOrg {
 
 	ddb := dynamodb.NewFromConfig(cfg)
 	seq := tableSeq.Add(1)
-	opts := store.Options{AuditTable: fmt.Sprintf("org-audit-%d", seq), PolicyTable: fmt.Sprintf("org-policy-%d", seq)}
-	if err := store.CreateTables(ctx, ddb, opts.PolicyTable, opts.AuditTable); err != nil {
+	opts := dynamo.Options{AuditTable: fmt.Sprintf("org-audit-%d", seq), PolicyTable: fmt.Sprintf("org-policy-%d", seq)}
+	if err := dynamo.CreateTables(ctx, ddb, opts.PolicyTable, opts.AuditTable); err != nil {
 		t.Fatalf("create tables: %v", err)
 	}
-	o.journal = store.NewDynamo(ddb, opts)
+	o.journal = dynamo.New(ddb, opts)
 	if p != nil {
 		if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, p, "test"); err != nil {
 			t.Fatalf("put policy: %v", err)
@@ -119,7 +120,7 @@ func (o *testOrg) addMember(t *testing.T, name string) *member {
 // memberConfig acts in account through the member role, as the worker does.
 func (o *testOrg) memberConfig(account string) aws.Config {
 	cfg := o.cfg.Copy()
-	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(o.cfg), RoleARN("aws", account, testRole), func(ao *stscreds.AssumeRoleOptions) {
+	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(o.cfg), fanout.RoleARN("aws", account, testRole), func(ao *stscreds.AssumeRoleOptions) {
 		ao.ExternalID = aws.String(testExternalID)
 	}))
 	return cfg
@@ -168,8 +169,8 @@ func (o *testOrg) statuses(t *testing.T) []string {
 	return out
 }
 
-func (o *testOrg) dispatcher(q Queue) Dispatcher {
-	return Dispatcher{
+func (o *testOrg) dispatcher(q fanout.Queue) fanout.Dispatcher {
+	return fanout.Dispatcher{
 		Orgs: o.orgs, Queue: q, Journal: o.journal, Policies: o.journal, PolicyID: domain.DefaultPolicyID,
 		AccountID: func(context.Context) (string, error) { return "123456789012", nil },
 		PageSize:  2, // every listing of more than two pages
@@ -177,22 +178,22 @@ func (o *testOrg) dispatcher(q Queue) Dispatcher {
 	}
 }
 
-func (o *testOrg) worker() Worker {
-	return Worker{
+func (o *testOrg) worker() fanout.Worker {
+	return fanout.Worker{
 		Journal: o.journal, Policies: o.journal, PolicyID: domain.DefaultPolicyID,
-		Accounts: &AssumeRoleOpener{
+		Accounts: &fanout.AssumeRoleOpener{
 			STS: sts.NewFromConfig(o.cfg), Config: o.cfg, RoleName: testRole, ExternalID: testExternalID,
 			Provider: awsiam.Options{PollInterval: 10 * time.Millisecond},
 		},
 		Engine: func(p engine.KeyStore) *engine.Engine {
-			return &engine.Engine{Provider: p, Journal: o.journal, Logger: quietLogger()}
+			return &engine.Engine{Store: p, Journal: o.journal, Logger: quietLogger()}
 		},
 		Logger: quietLogger(),
 	}
 }
 
-func (o *testOrg) local(concurrency int) *Local {
-	return &Local{Dispatcher: o.dispatcher(nil), Worker: o.worker(), Concurrency: concurrency}
+func (o *testOrg) local(concurrency int) *fanout.Local {
+	return &fanout.Local{Dispatcher: o.dispatcher(nil), Worker: o.worker(), Concurrency: concurrency}
 }
 
 func quietLogger() *slog.Logger {

@@ -1,7 +1,8 @@
-package fanout
+package fanout_test
 
 import (
 	"fmt"
+	"github.com/keysweep/keysweep/internal/fanout"
 	"slices"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func TestSelect(t *testing.T) {
 				}
 			}
 			// One result per page: every listing pages.
-			got, err := (&Selector{API: o.orgs, PageSize: 1}).Select(ctx, tc.sel)
+			got, err := (&fanout.Selector{API: o.orgs, PageSize: 1}).Select(ctx, tc.sel)
 			if err != nil {
 				t.Fatalf("Select: %v", err)
 			}
@@ -120,7 +121,7 @@ func TestOrganizationSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	res, err := o.local(2).Run(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "cli", EventID: "cli:org-sweep"}})
+	res, err := o.local(2).Run(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "cli", EventID: "cli:org-sweep"}})
 	if err != nil {
 		t.Fatalf("organization run: %v", err)
 	}
@@ -144,7 +145,7 @@ func TestOrganizationSweep(t *testing.T) {
 	want := orgSummary{
 		Outcome: domain.RunCompleted, Planned: 3, Done: 3, Failed: 0,
 		Accounts: sorted(managementAccount, m[0].id, m[1].id), Deactivated: 2, Evaluated: 4,
-		Outcomes: map[string]int{domain.RunCompleted: 3}, Mode: policy.ModeEnforce, PolicyVersion: "org-test-1",
+		Outcomes: map[string]int{string(domain.RunCompleted): 3}, Mode: policy.ModeEnforce, PolicyVersion: "org-test-1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("organization run (-want +got):\n%s", diff)
@@ -159,12 +160,12 @@ func TestOrganizationSweep(t *testing.T) {
 	// Each account run is its own record, child of the organization run,
 	// and its records carry the member account's id.
 	for _, mb := range m[:2] {
-		ar, err := o.journal.GetRun(ctx, AccountRunID(run.RunID, mb.id))
+		ar, err := o.journal.GetRun(ctx, fanout.AccountRunID(run.RunID, mb.id))
 		if err != nil {
 			t.Fatalf("account run of %s: %v", mb.id, err)
 		}
-		gotRun := []string{ar.Account, ar.Parent, ar.Trigger.Kind, ar.Trigger.Source, ar.Trigger.EventID, ar.Outcome}
-		wantRun := []string{mb.id, run.RunID, "org", run.RunID, EventID(run.RunID, mb.id), domain.RunCompleted}
+		gotRun := []string{ar.Account, ar.Parent, ar.Trigger.Kind, ar.Trigger.Source, ar.Trigger.EventID, string(ar.Outcome)}
+		wantRun := []string{mb.id, run.RunID, "org", run.RunID, fanout.EventID(run.RunID, mb.id), string(domain.RunCompleted)}
 		if diff := cmp.Diff(wantRun, gotRun); diff != "" {
 			t.Errorf("account run of %s (-want +got):\n%s", mb.id, diff)
 		}
@@ -181,7 +182,7 @@ func TestOrganizationSweep(t *testing.T) {
 			t.Errorf("records of %s's stale key (-want +got):\n%s", mb.id, diff)
 		}
 	}
-	if _, err := o.journal.GetRun(ctx, AccountRunID(run.RunID, denied.id)); err == nil {
+	if _, err := o.journal.GetRun(ctx, fanout.AccountRunID(run.RunID, denied.id)); err == nil {
 		t.Errorf("the denied account %s has a run", denied.id)
 	}
 	if recs, _ := o.journal.ByKey(ctx, denied.stale); len(recs) != 0 {
@@ -207,9 +208,9 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The emulator lets any role be assumed: refuse this account's.
-	o.emu.FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, RoleARN("aws", broken.id, testRole))
+	o.emu.FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, fanout.RoleARN("aws", broken.id, testRole))
 
-	res, err := o.local(3).Run(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}})
+	res, err := o.local(3).Run(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}})
 	if err != nil {
 		t.Fatalf("organization run: %v", err)
 	}
@@ -239,7 +240,7 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 	if failed.Status != domain.AccountFailed || !strings.Contains(failed.Error, "AccessDenied") || !strings.Contains(failed.Error, "assume role") {
 		t.Errorf("account result of %s = %+v, want failed with the AssumeRole error", broken.id, failed)
 	}
-	ar, err := o.journal.GetRun(ctx, AccountRunID(run.RunID, broken.id))
+	ar, err := o.journal.GetRun(ctx, fanout.AccountRunID(run.RunID, broken.id))
 	if err != nil {
 		t.Fatalf("the failed account has no run record: %v", err)
 	}
@@ -256,7 +257,7 @@ func TestOrganizationAuditOnly(t *testing.T) {
 	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(o.members...)}), "test"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := o.local(2).Run(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}, AuditOnly: true})
+	res, err := o.local(2).Run(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}, AuditOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestOrganizationAuditOnly(t *testing.T) {
 }
 
 type orgSummary struct {
-	Outcome                string
+	Outcome                domain.RunOutcome
 	Planned, Done, Failed  int
 	Accounts               []string
 	Deactivated, Evaluated int

@@ -1,7 +1,8 @@
-package fanout
+package fanout_test
 
 import (
 	"encoding/json"
+	"github.com/keysweep/keysweep/internal/fanout"
 	"os"
 	"strings"
 	"testing"
@@ -14,8 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/journal/mem"
+	"github.com/keysweep/keysweep/internal/lambda"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
 )
 
 // queues creates the account queue and its dead-letter queue as
@@ -32,7 +34,7 @@ func (o *testOrg) queues(t *testing.T) (client *sqs.Client, url, dlqURL string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": attrs.Attributes["QueueArn"], "maxReceiveCount": DefaultMaxReceives})
+	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": attrs.Attributes["QueueArn"], "maxReceiveCount": fanout.DefaultMaxReceives})
 	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(t.Name()), Attributes: map[string]string{
 		"RedrivePolicy": string(redrive), "VisibilityTimeout": "60",
 	}})
@@ -114,15 +116,15 @@ func TestSQSFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	client, url, dlqURL := o.queues(t)
-	d := o.dispatcher(&SQSQueue{API: client, URL: url})
+	d := o.dispatcher(&fanout.SQSQueue{API: client, URL: url})
 	w := o.worker()
 	// The worker makes a failed message visible again itself; at once here
 	// instead of after minutes.
 	var delays []time.Duration
-	w.Delay = &SQSDelayer{API: client, URL: url}
-	w.RetryDelay = func(receive int) time.Duration { delays = append(delays, DefaultRetryDelay(receive)); return 0 }
+	w.Delay = &fanout.SQSDelayer{API: client, URL: url}
+	w.RetryDelay = func(receive int) time.Duration { delays = append(delays, fanout.DefaultRetryDelay(receive)); return 0 }
 
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:e1"}})
+	dres, err := d.Dispatch(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:e1"}})
 	if err != nil {
 		t.Fatalf("dispatch: %v", err)
 	}
@@ -131,7 +133,7 @@ func TestSQSFanOut(t *testing.T) {
 		t.Fatalf("dispatched: sent %d, planned %d, dispatchedAt %v", dres.Sent, dres.Run.AccountsPlanned, dres.Run.DispatchedAt)
 	}
 
-	o.emu.FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, RoleARN("aws", broken.id, testRole))
+	o.emu.FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, fanout.RoleARN("aws", broken.id, testRole))
 	handled := map[string][]string{} // account → receive counts seen
 	for round := 0; ; round++ {
 		if round > 10 {
@@ -142,7 +144,7 @@ func TestSQSFanOut(t *testing.T) {
 			break
 		}
 		for _, ev := range evs {
-			msg, err := ParseMessage([]byte(ev.Records[0].Body))
+			msg, err := fanout.ParseMessage([]byte(ev.Records[0].Body))
 			if err != nil {
 				t.Fatalf("the dispatcher sent a bad message: %v", err)
 			}
@@ -150,7 +152,7 @@ func TestSQSFanOut(t *testing.T) {
 				t.Fatalf("message of run %s, want %s", msg.OrgRunID, orgRunID)
 			}
 			handled[msg.AccountID] = append(handled[msg.AccountID], ev.Records[0].Attributes["ApproximateReceiveCount"])
-			resp, err := w.HandleSQS(ctx, ev)
+			resp, err := lambda.Worker{Worker: &w}.HandleSQS(ctx, ev)
 			if err != nil {
 				t.Fatalf("worker: %v", err)
 			}
@@ -168,7 +170,7 @@ func TestSQSFanOut(t *testing.T) {
 		t.Errorf("retry delays (-want +got):\n%s", diff)
 	}
 	dead := queueBodies(t, client, dlqURL)
-	if want := []string{NewMessage(orgRunID, broken.id).Body()}; !cmp.Equal(want, dead) {
+	if want := []string{fanout.NewMessage(orgRunID, broken.id).Body()}; !cmp.Equal(want, dead) {
 		t.Errorf("dead-letter queue = %q, want %q", dead, want)
 	}
 	run, err := o.journal.GetOrgRun(ctx, orgRunID)
@@ -178,7 +180,7 @@ func TestSQSFanOut(t *testing.T) {
 	if got := [3]int{run.AccountsDone, run.AccountsFailed, run.Counts["deactivated"]}; got != [3]int{2, 1, 2} || run.Outcome != domain.RunWithFailures {
 		t.Errorf("done, failed, deactivated = %v, outcome %s; want [2 1 2], %s", got, run.Outcome, domain.RunWithFailures)
 	}
-	ar, err := o.journal.GetRun(ctx, AccountRunID(orgRunID, broken.id))
+	ar, err := o.journal.GetRun(ctx, fanout.AccountRunID(orgRunID, broken.id))
 	if err != nil || ar.Outcome != domain.RunFailed || !strings.Contains(strings.Join(ar.Errors, ";"), "not swept on delivery 3 of 3") {
 		t.Fatalf("failed account run = %+v, %v", ar, err)
 	}
@@ -191,7 +193,7 @@ func TestSQSFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ev := range receive(t, client, url) {
-		resp, err := w.HandleSQS(ctx, ev)
+		resp, err := lambda.Worker{Worker: &w}.HandleSQS(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("redriven message: %v, failures %v", err, resp.BatchItemFailures)
 		}
@@ -223,9 +225,9 @@ func TestMessageDeliveredTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	client, url, _ := o.queues(t)
-	d := o.dispatcher(&SQSQueue{API: client, URL: url})
+	d := o.dispatcher(&fanout.SQSQueue{API: client, URL: url})
 	w := o.worker()
-	dres, err := d.Dispatch(ctx, DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:e2"}})
+	dres, err := d.Dispatch(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:e2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,13 +236,13 @@ func TestMessageDeliveredTwice(t *testing.T) {
 		t.Fatalf("%d messages on the queue, want 2", len(evs))
 	}
 	ev := evs[0]
-	msg, _ := ParseMessage([]byte(ev.Records[0].Body))
+	msg, _ := fanout.ParseMessage([]byte(ev.Records[0].Body))
 	mb := m[0]
 	if msg.AccountID != mb.id {
 		mb = m[1]
 	}
 
-	resp, err := w.HandleSQS(ctx, ev)
+	resp, err := lambda.Worker{Worker: &w}.HandleSQS(ctx, ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("first delivery: %v, failures %v", err, resp.BatchItemFailures)
 	}
@@ -249,7 +251,7 @@ func TestMessageDeliveredTwice(t *testing.T) {
 	recs1, _ := o.journal.ByKey(ctx, mb.stale)
 
 	// The same message again: SQS delivers at least once.
-	resp, err = w.HandleSQS(ctx, ev)
+	resp, err = lambda.Worker{Worker: &w}.HandleSQS(ctx, ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("second delivery: %v, failures %v", err, resp.BatchItemFailures)
 	}
@@ -291,8 +293,8 @@ func TestWorkerRefusesForeignMessage(t *testing.T) {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{Journal: store.NewMem(), Policies: store.NewMem(), Accounts: failingOpener{}, Logger: quietLogger()}
-	resp, err := w.HandleSQS(t.Context(), ev)
+	w := &fanout.Worker{Journal: mem.New(), Policies: mem.New(), Accounts: failingOpener{}, Logger: quietLogger()}
+	resp, err := lambda.Worker{Worker: w}.HandleSQS(t.Context(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
-package fanout
+package fanout_test
 
 import (
+	"github.com/keysweep/keysweep/internal/fanout"
 	"reflect"
 	"slices"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 // GetAccountAuthorizationDetails only with BulkTagReads (off by default),
 // and denies key changes under ProtectedPaths.
 func TestMemberRoleGrantsExactlyTheSweep(t *testing.T) {
-	tpl := cfntemplate.Read(t, "../templates/member-role.yaml")
+	tpl := cfntemplate.Read(t, "../../templates/member-role.yaml")
 	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
 	role := cfntemplate.Dig(t, res, "MemberRole", "Properties")
 	sts := append(cfntemplate.Statements(t, cfntemplate.Dig(t, role, "Policies")),
@@ -62,13 +63,13 @@ func TestMemberRoleGrantsExactlyTheSweep(t *testing.T) {
 // The queue's maxReceiveCount, the worker's MAX_RECEIVES and the code's
 // default agree: the worker records a failure on the last delivery.
 func TestTemplateReceiveCountsAgree(t *testing.T) {
-	tpl := cfntemplate.Read(t, "../template.yaml")
+	tpl := cfntemplate.Read(t, "../../template.yaml")
 	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
 	queue := cfntemplate.Dig(t, res, "AccountQueue", "Properties", "RedrivePolicy", "maxReceiveCount")
-	env := cfntemplate.Dig(t, res, "WorkerFunction", "Properties", "Environment", "Variables", EnvMaxReceives)
-	want := strconv.Itoa(DefaultMaxReceives)
+	env := cfntemplate.Dig(t, res, "WorkerFunction", "Properties", "Environment", "Variables", fanout.EnvMaxReceives)
+	want := strconv.Itoa(fanout.DefaultMaxReceives)
 	if queue != want || env != want {
-		t.Errorf("maxReceiveCount %v, %s %v; want both %s", queue, EnvMaxReceives, env, want)
+		t.Errorf("maxReceiveCount %v, %s %v; want both %s", queue, fanout.EnvMaxReceives, env, want)
 	}
 }
 
@@ -76,7 +77,7 @@ func TestTemplateReceiveCountsAgree(t *testing.T) {
 // own organization; it and the dispatcher keep the audit table
 // append-only.
 func TestTemplateWorkerLeastPrivilege(t *testing.T) {
-	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../../template.yaml"), "Resources").(map[string]any)
 	worker := append(cfntemplate.Statements(t, cfntemplate.Dig(t, res, "WorkerRole", "Properties", "Policies")),
 		cfntemplate.AttachedStatements(t, res, "WorkerRole")...)
 	var assume int
@@ -112,7 +113,7 @@ func TestTemplateWorkerLeastPrivilege(t *testing.T) {
 // An account run that fails or is blocked raises an alarm (the worker
 // emits the counts), as organization mode's other troubles do.
 func TestTemplateOrganizationAlarms(t *testing.T) {
-	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../template.yaml"), "Resources").(map[string]any)
+	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../../template.yaml"), "Resources").(map[string]any)
 	cfntemplate.CountAlarm(t, res, "AccountRunsFailedAlarm", "keysweep", "AccountRunsFailed", "IsOrganizationMode")
 	cfntemplate.CountAlarm(t, res, "AccountRunsBlockedAlarm", "keysweep", "AccountRunsBlocked", "IsOrganizationMode")
 }
@@ -123,7 +124,7 @@ func TestTemplateOrganizationAlarms(t *testing.T) {
 // parameter; and every resource of the fan-out exists only in organization
 // mode, so a single-account install is what it was without it.
 func TestTemplateOrganizationMode(t *testing.T) {
-	tpl := cfntemplate.Read(t, "../template.yaml")
+	tpl := cfntemplate.Read(t, "../../template.yaml")
 	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
 	src := cfntemplate.Dig(t, res, "WorkerFunction", "Properties", "Events", "Accounts", "Properties")
 	if got := cfntemplate.Strs(cfntemplate.Dig(t, src, "FunctionResponseTypes")); !slices.Equal(got, []string{"ReportBatchItemFailures"}) {

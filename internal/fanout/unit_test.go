@@ -1,4 +1,4 @@
-package fanout
+package fanout_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keysweep/keysweep/internal/fanout"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
@@ -16,8 +18,10 @@ import (
 
 	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/journal/mem"
+	"github.com/keysweep/keysweep/internal/lambda"
+	"github.com/keysweep/keysweep/internal/trigger"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
 )
 
 // Unit tests of paths the emulator does not produce, on the in-process store.
@@ -25,7 +29,7 @@ import (
 // fakeOrgs is an organization whose accounts all sit under the root.
 type fakeOrgs struct{ accounts []types.Account }
 
-var _ OrganizationsAPI = fakeOrgs{}
+var _ fanout.OrganizationsAPI = fakeOrgs{}
 
 func (f fakeOrgs) ListAccounts(context.Context, *organizations.ListAccountsInput, ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
 	return &organizations.ListAccountsOutput{Accounts: f.accounts}, nil
@@ -70,7 +74,11 @@ type idleProvider struct {
 	account         string
 }
 
-func (p idleProvider) AccountID(context.Context) (string, error) { return p.account, nil }
+func (p idleProvider) Account(context.Context) (string, error) { return p.account, nil }
+func (p idleProvider) Provider() domain.Provider               { return domain.ProviderAWS }
+func (p idleProvider) Capabilities() domain.Capabilities {
+	return domain.Capabilities{Deactivate: true, LastUsed: true}
+}
 
 func (idleOpener) Open(_ context.Context, account, _ string) (engine.KeyStore, error) {
 	return idleProvider{account: account}, nil
@@ -78,16 +86,16 @@ func (idleOpener) Open(_ context.Context, account, _ string) (engine.KeyStore, e
 
 // failingQueue refuses the messages of the accounts in refuse.
 type failingQueue struct {
-	MemQueue
+	fanout.MemQueue
 	refuse map[string]bool
 }
 
-func (q *failingQueue) Send(ctx context.Context, msgs []Message) []SendFailure {
-	var ok []Message
-	var failed []SendFailure
+func (q *failingQueue) Send(ctx context.Context, msgs []fanout.Message) []fanout.SendFailure {
+	var ok []fanout.Message
+	var failed []fanout.SendFailure
 	for _, m := range msgs {
 		if q.refuse[m.AccountID] {
-			failed = append(failed, SendFailure{Message: m, Err: errors.New("InvalidParameterValue: refused")})
+			failed = append(failed, fanout.SendFailure{Message: m, Err: errors.New("InvalidParameterValue: refused")})
 			continue
 		}
 		ok = append(ok, m)
@@ -96,22 +104,22 @@ func (q *failingQueue) Send(ctx context.Context, msgs []Message) []SendFailure {
 	return failed
 }
 
-func memSetup(t *testing.T, p *policy.Policy, accounts ...string) (*store.Mem, Dispatcher) {
+func memSetup(t *testing.T, p *policy.Policy, accounts ...string) (*mem.Journal, fanout.Dispatcher) {
 	t.Helper()
-	mem := store.NewMem()
+	mem := mem.New()
 	mem.Now = func() time.Time { return fixedNow }
 	if p != nil {
 		if err := mem.PutPolicy(t.Context(), domain.DefaultPolicyID, p, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return mem, Dispatcher{
-		Orgs: activeAccounts(accounts...), Queue: &MemQueue{}, Journal: mem, Policies: mem,
+	return mem, fanout.Dispatcher{
+		Orgs: activeAccounts(accounts...), Queue: &fanout.MemQueue{}, Journal: mem, Policies: mem,
 		PolicyID: domain.DefaultPolicyID, Now: func() time.Time { return fixedNow }, Logger: quietLogger(),
 	}
 }
 
-func messageAccounts(msgs []Message) []string {
+func messageAccounts(msgs []fanout.Message) []string {
 	var out []string
 	for _, m := range msgs {
 		out = append(out, m.AccountID)
@@ -121,11 +129,11 @@ func messageAccounts(msgs []Message) []string {
 
 func TestHandleScheduledEvent(t *testing.T) {
 	_, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
-	raw, err := os.ReadFile("../events/schedule.json")
+	raw, err := os.ReadFile("../../events/schedule.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := d.HandleEvent(t.Context(), raw)
+	res, err := lambda.Dispatcher{Dispatcher: &d}.HandleEvent(t.Context(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +141,7 @@ func TestHandleScheduledEvent(t *testing.T) {
 	if diff := cmp.Diff(want, res.Run.Trigger); diff != "" {
 		t.Errorf("trigger (-want +got):\n%s", diff)
 	}
-	q := d.Queue.(*MemQueue)
+	q := d.Queue.(*fanout.MemQueue)
 	if got := messageAccounts(q.Take()); !cmp.Equal(got, []string{"111111111111", "222222222222"}) {
 		t.Errorf("messages for %v", got)
 	}
@@ -142,7 +150,7 @@ func TestHandleScheduledEvent(t *testing.T) {
 	}
 
 	// EventBridge delivers at least once: the same event starts nothing.
-	again, err := d.HandleEvent(t.Context(), raw)
+	again, err := lambda.Dispatcher{Dispatcher: &d}.HandleEvent(t.Context(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,11 +161,11 @@ func TestHandleScheduledEvent(t *testing.T) {
 
 func TestHandleEventRefusesUsers(t *testing.T) {
 	_, d := memSetup(t, testPolicy(nil), "111111111111")
-	raw, err := os.ReadFile("../events/manual-users.json")
+	raw, err := os.ReadFile("../../events/manual-users.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.HandleEvent(t.Context(), raw); !errors.Is(err, app.ErrBadEvent) || !strings.Contains(err.Error(), "users") {
+	if _, err := (lambda.Dispatcher{Dispatcher: &d}).HandleEvent(t.Context(), raw); !errors.Is(err, trigger.ErrBadEvent) || !strings.Contains(err.Error(), "users") {
 		t.Errorf("HandleEvent = %v, want an ErrBadEvent about users", err)
 	}
 }
@@ -175,19 +183,19 @@ func TestDispatchResumesAfterCutOff(t *testing.T) {
 	if err := mem.PlanOrgRun(ctx, "org-cut", domain.OrgPlan{Accounts: []string{"111111111111", "222222222222"}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := d.Dispatch(ctx, DispatchRequest{Trigger: trigger})
+	res, err := d.Dispatch(ctx, fanout.DispatchRequest{Trigger: trigger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := d.Queue.(*MemQueue)
+	q := d.Queue.(*fanout.MemQueue)
 	if got := messageAccounts(q.Take()); !res.Duplicate || res.Sent != 2 || !cmp.Equal(got, []string{"111111111111", "222222222222"}) {
 		t.Errorf("resume: duplicate %v, sent %d, messages %v", res.Duplicate, res.Sent, got)
 	}
 	if res.Run.DispatchedAt == nil {
 		t.Error("the resumed run is not marked dispatched")
 	}
-	// Dispatched now: a third delivery sends nothing.
-	res, err = d.Dispatch(ctx, DispatchRequest{Trigger: trigger})
+	// fanout.Dispatched now: a third delivery sends nothing.
+	res, err = d.Dispatch(ctx, fanout.DispatchRequest{Trigger: trigger})
 	if err != nil || res.Sent != 0 || len(q.Take()) != 0 {
 		t.Errorf("after the resume: sent %d, err %v", res.Sent, err)
 	}
@@ -196,7 +204,7 @@ func TestDispatchResumesAfterCutOff(t *testing.T) {
 func TestDispatchRecordsUnsentAccounts(t *testing.T) {
 	mem, d := memSetup(t, testPolicy(nil), "111111111111", "222222222222")
 	d.Queue = &failingQueue{refuse: map[string]bool{"222222222222": true}}
-	res, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: domain.Trigger{Kind: "manual"}})
+	res, err := d.Dispatch(t.Context(), fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "manual"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,30 +221,30 @@ func TestDispatchRefusesToWidenThePolicy(t *testing.T) {
 	p := testPolicy(nil)
 	p.Mode = policy.ModeAudit
 	_, d := memSetup(t, p, "111111111111")
-	res, err := d.HandleEvent(t.Context(), []byte(`{"mode":"enforce"}`))
+	res, err := lambda.Dispatcher{Dispatcher: &d}.HandleEvent(t.Context(), []byte(`{"mode":"enforce"}`))
 	if !errors.Is(err, engine.ErrPolicy) {
 		t.Fatalf("HandleEvent = %v, want ErrPolicy", err)
 	}
-	if res.Run.Outcome != domain.RunFailed || len(d.Queue.(*MemQueue).Take()) != 0 {
+	if res.Run.Outcome != domain.RunFailed || len(d.Queue.(*fanout.MemQueue).Take()) != 0 {
 		t.Errorf("outcome %s; a refused run must send nothing", res.Run.Outcome)
 	}
 }
 
 // dispatchOne dispatches an organization run of one account on the
 // in-memory store, and returns the store, the run and its one message.
-func dispatchOne(t *testing.T) (*store.Mem, *Dispatched, Message) {
+func dispatchOne(t *testing.T) (*mem.Journal, *fanout.Dispatched, fanout.Message) {
 	t.Helper()
 	mem, d := memSetup(t, testPolicy(nil), "111111111111")
-	dres, err := d.Dispatch(t.Context(), DispatchRequest{Trigger: domain.Trigger{Kind: "manual"}})
+	dres, err := d.Dispatch(t.Context(), fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "manual"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mem, dres, d.Queue.(*MemQueue).Take()[0]
+	return mem, dres, d.Queue.(*fanout.MemQueue).Take()[0]
 }
 
 // memWorker is a worker on the in-memory store at fixedNow.
-func memWorker(mem *store.Mem, accounts Opener) *Worker {
-	return &Worker{Journal: mem, Policies: mem, PolicyID: domain.DefaultPolicyID, Accounts: accounts, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
+func memWorker(mem *mem.Journal, accounts fanout.Opener) *fanout.Worker {
+	return &fanout.Worker{Journal: mem, Policies: mem, PolicyID: domain.DefaultPolicyID, Accounts: accounts, Logger: quietLogger(), Now: func() time.Time { return fixedNow }}
 }
 
 // A failure before the account's run starts is retried, and recorded (and
@@ -250,7 +258,7 @@ func TestWorkerRetriesThenRecordsFailure(t *testing.T) {
 		if !sw.Retry || sw.Recorded != nil || sw.Err == nil {
 			t.Fatalf("delivery %d: %+v, want a retry with nothing recorded", receive, sw)
 		}
-		if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, domain.ErrNotFound) {
+		if _, err := mem.GetRun(ctx, fanout.AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("delivery %d wrote an account run: %v", receive, err)
 		}
 	}
@@ -272,13 +280,13 @@ func TestWorkerRefusesUnplannedAccount(t *testing.T) {
 	ctx := t.Context()
 	msg.AccountID = "222222222222"
 	w := memWorker(mem, panicOpener{t})
-	for receive := 1; receive <= DefaultMaxReceives; receive++ {
+	for receive := 1; receive <= fanout.DefaultMaxReceives; receive++ {
 		sw := w.Sweep(ctx, msg, receive)
-		if !errors.Is(sw.Err, ErrUnplanned) || !sw.Retry || sw.Recorded != nil {
+		if !errors.Is(sw.Err, fanout.ErrUnplanned) || !sw.Retry || sw.Recorded != nil {
 			t.Fatalf("delivery %d: %+v (err %v), want refused with nothing recorded", receive, sw, sw.Err)
 		}
 	}
-	if _, err := mem.GetRun(ctx, AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := mem.GetRun(ctx, fanout.AccountRunID(dres.Run.RunID, msg.AccountID)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("an account run was written for the unplanned account: %v", err)
 	}
 	o, _ := mem.GetOrgRun(ctx, dres.Run.RunID)
@@ -338,7 +346,7 @@ func TestWorkerRunningDuplicate(t *testing.T) {
 			ctx := t.Context()
 			// Another worker started the account's run and never finished it.
 			started := &domain.Run{
-				RunID: AccountRunID(msg.OrgRunID, msg.AccountID), Account: msg.AccountID, StartedAt: fixedNow.Add(-tc.age),
+				RunID: fanout.AccountRunID(msg.OrgRunID, msg.AccountID), Account: msg.AccountID, StartedAt: fixedNow.Add(-tc.age),
 				Trigger: domain.Trigger{Kind: "org", Source: msg.OrgRunID, EventID: msg.EventID}, Parent: msg.OrgRunID,
 			}
 			if err := mem.BeginRun(ctx, started); err != nil {
@@ -369,16 +377,16 @@ func TestWorkerRunningDuplicate(t *testing.T) {
 }
 
 func TestWorkerUnknownOrgRun(t *testing.T) {
-	mem := store.NewMem()
-	w := &Worker{Journal: mem, Policies: mem, Accounts: idleOpener{}, Logger: quietLogger()}
-	sw := w.Sweep(t.Context(), NewMessage("org-missing", "111111111111"), 1)
+	mem := mem.New()
+	w := &fanout.Worker{Journal: mem, Policies: mem, Accounts: idleOpener{}, Logger: quietLogger()}
+	sw := w.Sweep(t.Context(), fanout.NewMessage("org-missing", "111111111111"), 1)
 	if !sw.Retry || !errors.Is(sw.Err, domain.ErrNotFound) {
 		t.Errorf("Sweep = %+v, want a retry for a missing organization run", sw)
 	}
 }
 
 func TestDefaultRetryDelay(t *testing.T) {
-	got := []time.Duration{DefaultRetryDelay(1), DefaultRetryDelay(2), DefaultRetryDelay(3), DefaultRetryDelay(40)}
+	got := []time.Duration{fanout.DefaultRetryDelay(1), fanout.DefaultRetryDelay(2), fanout.DefaultRetryDelay(3), fanout.DefaultRetryDelay(40)}
 	want := []time.Duration{time.Minute, 4 * time.Minute, 15 * time.Minute, 15 * time.Minute}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -405,7 +413,7 @@ func TestDispatchRetryStartsFailedRunOver(t *testing.T) {
 	down := true
 	d.Orgs = flakyOrgs{fakeOrgs: activeAccounts("111111111111", "222222222222"), down: &down}
 	ctx := t.Context()
-	req := DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:flaky"}}
+	req := fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "schedule", EventID: "schedule:flaky"}}
 	first, err := d.Dispatch(ctx, req)
 	if err == nil || first.Run.Outcome != domain.RunFailed {
 		t.Fatalf("first attempt: %v, outcome %s; want a failed run", err, first.Run.Outcome)
@@ -415,15 +423,15 @@ func TestDispatchRetryStartsFailedRunOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []string{again.Run.RunID, again.Run.Outcome, fmt.Sprint(again.Sent, again.Duplicate, again.Run.AccountsPlanned)}
-	want := []string{first.Run.RunID, domain.RunRunning, "2 true 2"}
+	got := []string{again.Run.RunID, string(again.Run.Outcome), fmt.Sprint(again.Sent, again.Duplicate, again.Run.AccountsPlanned)}
+	want := []string{first.Run.RunID, string(domain.RunRunning), "2 true 2"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("retry (-want +got):\n%s", diff)
 	}
 	if len(again.Run.Errors) == 0 || !strings.HasPrefix(again.Run.Errors[0], "earlier attempt: describe organization") {
 		t.Errorf("errors = %q, want the earlier attempt's first", again.Run.Errors)
 	}
-	if got := messageAccounts(d.Queue.(*MemQueue).Take()); len(got) != 2 {
+	if got := messageAccounts(d.Queue.(*fanout.MemQueue).Take()); len(got) != 2 {
 		t.Errorf("messages for %v", got)
 	}
 }

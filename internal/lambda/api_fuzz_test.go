@@ -1,4 +1,4 @@
-package app_test
+package lambda_test
 
 import (
 	"context"
@@ -15,80 +15,87 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/keysweep/keysweep/app"
-	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/httpapi"
+	"github.com/keysweep/keysweep/internal/journal/mem"
+	"github.com/keysweep/keysweep/internal/lambda"
 )
 
-// fakeIAM is an in-process sweep.Provider with a few keys that never
-// fails, so that any 5xx under fuzzing is the API's own fault.
+// fakeIAM is an in-process key store with a few keys that never fails,
+// so that any 5xx under fuzzing is the API's own fault.
 type fakeIAM struct {
 	mu   sync.Mutex
-	keys map[string]*policy.Key
+	keys map[string]*domain.Key
 }
 
-var _ sweep.Provider = (*fakeIAM)(nil)
+var _ engine.KeyStore = (*fakeIAM)(nil)
 
 func newFakeIAM() *fakeIAM {
-	f := &fakeIAM{keys: map[string]*policy.Key{}}
+	f := &fakeIAM{keys: map[string]*domain.Key{}}
 	now := time.Now().UTC()
 	for i, id := range []string{"AKIAFUZZKEY000000001", "AKIAFUZZKEY000000002", "AKIAIOSFODNN7EXAMPLE"} {
 		last := now.Add(-time.Duration(i*100) * 24 * time.Hour)
-		f.keys[id] = &policy.Key{Account: "111122223333", UserName: "fuzz", AccessKeyID: id, Status: policy.StatusActive,
-			CreatedAt: now.Add(-400 * 24 * time.Hour), LastUsedAt: &last}
+		f.keys[id] = &domain.Key{Account: "111122223333", Owner: "fuzz", ID: id, Status: domain.StatusActive,
+			CreatedAt: now.Add(-400 * 24 * time.Hour), LastUsedAt: &last, LastUseKnown: true}
 	}
 	return f
 }
 
-func (f *fakeIAM) AccountID(context.Context) (string, error) { return "111122223333", nil }
-func (f *fakeIAM) Inventory(context.Context) (*sweep.Inventory, error) {
-	return &sweep.Inventory{Source: "list"}, nil
+func (f *fakeIAM) Provider() domain.Provider { return domain.ProviderAWS }
+func (f *fakeIAM) Capabilities() domain.Capabilities {
+	return domain.Capabilities{Deactivate: true, LastUsed: true, OwnerTags: true, OwnerPaths: true}
 }
-func (f *fakeIAM) UserTags(context.Context, string) (map[string]string, error) {
+func (f *fakeIAM) Account(context.Context) (string, error) { return "111122223333", nil }
+func (f *fakeIAM) Inventory(context.Context) (*domain.Inventory, error) {
+	return &domain.Inventory{Source: "list"}, nil
+}
+func (f *fakeIAM) OwnerTags(context.Context, domain.Owner) (map[string]string, error) {
 	return map[string]string{}, nil
 }
-func (f *fakeIAM) UserKeys(_ context.Context, user string) ([]policy.Key, error) {
+func (f *fakeIAM) OwnerPath(context.Context, domain.Owner) (string, error) { return "/", nil }
+func (f *fakeIAM) OwnerKeys(_ context.Context, o domain.Owner) ([]domain.Key, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []policy.Key
+	var out []domain.Key
 	for _, k := range f.keys {
-		if k.UserName == user {
-			c := *k
-			c.LastUsedAt = nil
-			out = append(out, c)
+		if k.Owner == o.Name {
+			out = append(out, *k)
 		}
 	}
 	return out, nil
 }
-func (f *fakeIAM) LastUsed(_ context.Context, id string) (string, *time.Time, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k, ok := f.keys[id]
-	if !ok {
-		return "", nil, sweep.ErrKeyNotFound
-	}
-	return k.UserName, k.LastUsedAt, nil
+func (f *fakeIAM) Recheck(ctx context.Context, key domain.Key, _ bool) (domain.Key, error) {
+	return f.FindKey(ctx, key.ID)
 }
-func (f *fakeIAM) Deactivate(_ context.Context, _, id string) error {
+func (f *fakeIAM) FindKey(_ context.Context, id string) (domain.Key, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k, ok := f.keys[id]
 	if !ok {
-		return sweep.ErrKeyNotFound
+		return domain.Key{}, domain.ErrKeyNotFound
 	}
-	k.Status = policy.StatusInactive
+	return *k, nil
+}
+func (f *fakeIAM) Deactivate(_ context.Context, key domain.Key) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[key.ID]
+	if !ok {
+		return domain.ErrKeyNotFound
+	}
+	k.Status = domain.StatusInactive
 	return nil
 }
-func (f *fakeIAM) Delete(_ context.Context, _, id string) error {
+func (f *fakeIAM) Delete(_ context.Context, key domain.Key) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.keys[id]; !ok {
-		return sweep.ErrKeyNotFound
+	if _, ok := f.keys[key.ID]; !ok {
+		return domain.ErrKeyNotFound
 	}
-	delete(f.keys, id)
+	delete(f.keys, key.ID)
 	return nil
 }
 func (f *fakeIAM) Calls() map[string]int { return nil }
@@ -96,10 +103,10 @@ func (f *fakeIAM) Calls() map[string]int { return nil }
 // fakeStarter records the sweeps it is asked to start.
 type fakeStarter struct {
 	mu     sync.Mutex
-	starts []app.SweepStart
+	starts []httpapi.SweepStart
 }
 
-func (s *fakeStarter) StartSweep(_ context.Context, st app.SweepStart) error {
+func (s *fakeStarter) StartSweep(_ context.Context, st httpapi.SweepStart) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.starts = append(s.starts, st)
@@ -110,41 +117,41 @@ func (s *fakeStarter) StartSweep(_ context.Context, st app.SweepStart) error {
 type fakeInvoker struct {
 	status int32
 	err    error
-	calls  []*lambda.InvokeInput
+	calls  []*awslambda.InvokeInput
 }
 
-var _ app.LambdaInvoker = (*fakeInvoker)(nil)
+var _ httpapi.LambdaInvoker = (*fakeInvoker)(nil)
 
-func (f *fakeInvoker) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+func (f *fakeInvoker) Invoke(_ context.Context, in *awslambda.InvokeInput, _ ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
 	f.calls = append(f.calls, in)
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &lambda.InvokeOutput{StatusCode: f.status}, nil
+	return &awslambda.InvokeOutput{StatusCode: f.status}, nil
 }
 
 // memAPI is the API on fakes: no emulator, nothing fails.
-func memAPI() *app.API {
+func memAPI() *lambda.API {
 	a, _, _, _ := memAPIParts()
 	return a
 }
 
 // memAPIParts is memAPI with the fakes behind it, for tests that look at
 // what a request changed.
-func memAPIParts() (*app.API, *fakeIAM, *store.Mem, *fakeStarter) {
-	m := store.NewMem()
+func memAPIParts() (*lambda.API, *fakeIAM, *mem.Journal, *fakeStarter) {
+	m := mem.New()
 	f := newFakeIAM()
 	st := &fakeStarter{}
-	return &app.API{
-		Revoker:  &sweep.Revoker{Provider: f, Journal: m, History: m},
-		Policies: m, PolicyID: store.DefaultPolicyID, Runs: m, Sweeps: st,
-		Logger: discardLogger(), DefaultActor: "fuzz",
-	}, f, m, st
+	a := &httpapi.API{
+		Targets:  []engine.Target{{Name: domain.DefaultTarget, PolicyID: domain.DefaultPolicyID, Engine: &engine.Engine{Store: f, Journal: m}}},
+		Policies: m, Runs: m, Sweeps: st, Logger: discardLogger(), DefaultActor: "fuzz",
+	}
+	return lambda.NewAPI(a.Handler()), f, m, st
 }
 
 // fuzzState is what a request could change: the fake IAM's keys, the audit
 // records and key states of its user, and the sweeps started.
-func fuzzState(t *testing.T, f *fakeIAM, m *store.Mem, st *fakeStarter) string {
+func fuzzState(t *testing.T, f *fakeIAM, m *mem.Journal, st *fakeStarter) string {
 	t.Helper()
 	ctx := context.Background()
 	f.mu.Lock()
@@ -181,7 +188,7 @@ func fuzzState(t *testing.T, f *fakeIAM, m *store.Mem, st *fakeStarter) string {
 func FuzzAPIRequest(f *testing.F) {
 	for _, name := range []string{"api-revoke-key.json", "api-get-key.json", "api-start-sweep.json", "api-get-sweep.json",
 		"api-bad-key-id.json", "api-unknown-route.json", "api-wrong-method.json", "api-revoke.json"} {
-		raw, err := os.ReadFile("../events/" + name)
+		raw, err := os.ReadFile("../../events/" + name)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -224,7 +231,7 @@ func FuzzAPIRequest(f *testing.F) {
 			t.Fatalf("answer is not a JSON object: %v: %s", err, resp.Body)
 		}
 		if resp.StatusCode >= 400 {
-			var eb app.ErrorBody
+			var eb httpapi.ErrorBody
 			if err := json.Unmarshal([]byte(resp.Body), &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" || len(out) != 1 {
 				t.Fatalf("error answer of the wrong shape: %s", resp.Body)
 			}

@@ -1,4 +1,4 @@
-package app_test
+package lambda_test
 
 import (
 	"context"
@@ -23,11 +23,14 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/keysweep/keysweep/app"
-	"github.com/keysweep/keysweep/awsiam"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/httpapi"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
+	"github.com/keysweep/keysweep/internal/lambda"
+	"github.com/keysweep/keysweep/internal/trigger"
+	"github.com/keysweep/keysweep/internal/wiring"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 // fixtureCaller is the IAM caller the generated fixtures carry in
@@ -39,17 +42,24 @@ const fixtureKey = "AKIAIOSFODNN7EXAMPLE"
 
 // api wires the API on the scenario's emulator exactly as functions/api
 // does, except that sweeps start in-process.
-func (e *env) api() (*app.API, *app.LocalStarter) {
+// apiWith is the API with sweeps started by starter.
+func (e *env) apiWith(starter httpapi.SweepStarter) *lambda.API {
+	a := e.deps.API(nil, starter)
+	a.RequireIdentity = true
+	return lambda.NewAPI(a.Handler())
+}
+
+func (e *env) api() (*lambda.API, *httpapi.LocalStarter) {
 	e.t.Helper()
-	sw := &app.Sweeper{
-		Engine:   &sweep.Engine{Provider: e.deps.Provider, Journal: e.deps.Store},
-		Policies: e.deps.Store, PolicyID: store.DefaultPolicyID, ManualKind: "api",
-	}
-	starter := &app.LocalStarter{Sweeper: sw}
-	a := app.NewAPI(e.deps, starter, nil)
+	sw := &lambda.Sweeper{Targets: e.deps.Targets(nil), Policies: e.deps.Journal, ManualKind: "api"}
+	starter := &httpapi.LocalStarter{Run: func(ctx context.Context, ev trigger.Event) error {
+		_, err := sw.Run(ctx, ev)
+		return err
+	}}
+	a := e.deps.API(nil, starter)
 	a.RequireIdentity = true
 	e.t.Cleanup(starter.Wait)
-	return a, starter
+	return lambda.NewAPI(a.Handler()), starter
 }
 
 // fixture decodes events/<name>, a payload made by `sam local
@@ -57,7 +67,7 @@ func (e *env) api() (*app.API, *app.LocalStarter) {
 // id in its path replaced by key when key is set.
 func fixture(t *testing.T, name, key string) events.APIGatewayProxyRequest {
 	t.Helper()
-	raw, err := os.ReadFile("../events/" + name)
+	raw, err := os.ReadFile("../../events/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +100,7 @@ type answer struct {
 	raw     string
 }
 
-func call(t *testing.T, a *app.API, ev events.APIGatewayProxyRequest) answer {
+func call(t *testing.T, a *lambda.API, ev events.APIGatewayProxyRequest) answer {
 	t.Helper()
 	resp, err := a.Handle(context.Background(), ev)
 	if err != nil {
@@ -240,7 +250,7 @@ func TestAPIRevokeUsedKey(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{other: "Active"}, e.state()); diff != "" {
 		t.Errorf("IAM (-want +got):\n%s", diff)
 	}
-	recs, err := e.deps.Store.ByKey(e.ctx(), id)
+	recs, err := e.deps.Journal.ByKey(e.ctx(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +286,7 @@ func TestAPIRevokeExemptKey(t *testing.T) {
 	if _, ok := e.state()[id]; ok {
 		t.Error("exempt key not deleted")
 	}
-	recs, _ := e.deps.Store.ByKey(e.ctx(), id)
+	recs, _ := e.deps.Journal.ByKey(e.ctx(), id)
 	if len(recs) != 2 {
 		t.Fatalf("records %+v", recs)
 	}
@@ -350,7 +360,7 @@ func TestAPIDeactivateThenDelete(t *testing.T) {
 		t.Fatalf("status %s after deactivate", got)
 	}
 	an = call(t, a, deactivate)
-	if an.status != http.StatusOK || an.str("outcome") != sweep.OutcomeAlreadyInactive || !strings.Contains(an.str("message"), "not called") {
+	if an.status != http.StatusOK || an.str("outcome") != string(domain.KeyAlreadyInactive) || !strings.Contains(an.str("message"), "not called") {
 		t.Fatalf("second deactivate: %d %s", an.status, an.raw)
 	}
 	if n := e.emu.Calls(t)["IAM.UpdateAccessKey"]; n != 1 {
@@ -367,8 +377,8 @@ func TestAPIDeactivateThenDelete(t *testing.T) {
 	if diff := cmp.Diff(want, records(t, e, id)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
-	st, err := e.deps.Store.KeyState(e.ctx(), id)
-	if err != nil || st == nil || st.Stage != store.StageDeleted || st.Intent != nil {
+	st, err := e.deps.Journal.KeyState(e.ctx(), id)
+	if err != nil || st == nil || st.Stage != domain.StageDeleted || st.Intent != nil {
 		t.Errorf("state %+v, %v", st, err)
 	}
 }
@@ -391,7 +401,7 @@ func TestAPIGetKeyWithHistory(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"accessKeyId": id, "userName": "old", "status": "Inactive", "exists": "true", "account": "123456789012",
-		"policy/decision": "keep", "policy/policyVersion": "t-1", "policy/policySource": app.SourceStored, "state/stage": "deactivated",
+		"policy/decision": "keep", "policy/policyVersion": "t-1", "policy/policySource": engine.SourceStored, "state/stage": "deactivated",
 	} {
 		if got := an.str(strings.Split(path, "/")...); got != want {
 			t.Errorf("%s = %q, want %q", path, got, want)
@@ -435,7 +445,7 @@ func TestAPIStartSweepAndReadBack(t *testing.T) {
 	a, starter := e.api()
 
 	an := call(t, a, fixture(t, "api-start-sweep.json", "")) // {"mode": "audit", "users": ["alice", "bob"]}
-	if an.status != http.StatusAccepted || an.str("outcome") != store.OutcomeQueued {
+	if an.status != http.StatusAccepted || an.str("outcome") != string(domain.RunQueued) {
 		t.Fatalf("%d %s", an.status, an.raw)
 	}
 	runID := an.str("runId")
@@ -452,7 +462,7 @@ func TestAPIStartSweepAndReadBack(t *testing.T) {
 		t.Fatalf("%d %s", an.status, an.raw)
 	}
 	for path, want := range map[string]string{
-		"run/runId": runID, "run/outcome": store.OutcomeCompleted, "run/mode": "audit",
+		"run/runId": runID, "run/outcome": string(domain.RunCompleted), "run/mode": "audit",
 		"run/trigger/kind": "api", "run/trigger/source": fixtureCaller, "run/counts/evaluated": "2", "run/counts/deactivate": "1",
 	} {
 		if got := an.str(strings.Split(path, "/")...); got != want {
@@ -475,9 +485,8 @@ func TestAPIStartSweepAndReadBack(t *testing.T) {
 // the sweeper parses; a failed invocation marks the queued run failed.
 func TestAPIStartSweepInvokesSweeperAsynchronously(t *testing.T) {
 	e := newEnv(t)
-	a, _ := e.api()
 	inv := &fakeInvoker{status: 202}
-	a.Sweeps = &app.LambdaStarter{Client: inv, Function: "keysweep-SweeperFunction-X"}
+	a := e.apiWith(&httpapi.LambdaStarter{Client: inv, Function: "keysweep-SweeperFunction-X"})
 
 	an := call(t, a, withBody(fixture(t, "api-start-sweep.json", ""), `{"users": ["alice"]}`))
 	if an.status != http.StatusAccepted || len(inv.calls) != 1 {
@@ -487,12 +496,12 @@ func TestAPIStartSweepInvokesSweeperAsynchronously(t *testing.T) {
 	if aws.ToString(in.FunctionName) != "keysweep-SweeperFunction-X" || in.InvocationType != "Event" {
 		t.Errorf("invocation %s %s", aws.ToString(in.FunctionName), in.InvocationType)
 	}
-	ev, err := app.ParseSweepEvent(in.Payload)
+	ev, err := trigger.Parse(in.Payload)
 	if err != nil || ev.RunID != an.str("runId") || !cmp.Equal(ev.Users, []string{"alice"}) || ev.Kind != "api" || ev.Source != fixtureCaller {
 		t.Errorf("payload %s parses to %+v, %v", in.Payload, ev, err)
 	}
-	run, err := e.deps.Store.GetRun(e.ctx(), ev.RunID)
-	if err != nil || run.Outcome != store.OutcomeQueued || run.Trigger.Source != fixtureCaller {
+	run, err := e.deps.Journal.GetRun(e.ctx(), ev.RunID)
+	if err != nil || run.Outcome != domain.RunQueued || run.Trigger.Source != fixtureCaller {
 		t.Errorf("queued run %+v, %v", run, err)
 	}
 
@@ -500,9 +509,9 @@ func TestAPIStartSweepInvokesSweeperAsynchronously(t *testing.T) {
 	an = call(t, a, fixture(t, "api-start-sweep.json", ""))
 	wantError(t, an, http.StatusServiceUnavailable, "throttled")
 	failed := inv.calls[len(inv.calls)-1]
-	fev, _ := app.ParseSweepEvent(failed.Payload)
-	run, err = e.deps.Store.GetRun(e.ctx(), fev.RunID)
-	if err != nil || run.Outcome != store.OutcomeFailed || len(run.Errors) == 0 {
+	fev, _ := trigger.Parse(failed.Payload)
+	run, err = e.deps.Journal.GetRun(e.ctx(), fev.RunID)
+	if err != nil || run.Outcome != domain.RunFailed || len(run.Errors) == 0 {
 		t.Errorf("run of a failed invocation %+v, %v", run, err)
 	}
 }
@@ -513,7 +522,7 @@ func TestAPIConflictWithPendingIntent(t *testing.T) {
 	e := newEnv(t)
 	e.user("alice", "/", nil)
 	id := e.key("alice", 10, 0)
-	if err := e.deps.Store.WriteIntent(e.ctx(), store.Record{Kind: store.KindIntent, RunID: "r-inflight", Account: "123456789012",
+	if err := e.deps.Journal.WriteIntent(e.ctx(), domain.Record{Kind: domain.KindIntent, RunID: "r-inflight", Account: "123456789012",
 		UserName: "alice", AccessKeyID: id, Action: "deactivate", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +559,7 @@ func TestAPIUpstreamFailures(t *testing.T) {
 			// One attempt per call: the SDK's retries would only slow the test.
 			cfg := e.emu.Config(t)
 			cfg.Retryer = func() aws.Retryer { return retry.AddWithMaxAttempts(retry.NewStandard(), 1) }
-			e.deps = app.NewDepsFromConfig(cfg, e.deps.Config, awsiam.Options{})
+			e.deps = wiring.NewDepsFromConfig(cfg, e.deps.Config, awsiam.Options{})
 			e.user("alice", "/", nil)
 			id := e.key("alice", 10, 0)
 			a, _ := e.api()
@@ -610,7 +619,7 @@ func TestAPIBadInput(t *testing.T) {
 	generated.RequestContext.Identity = fixture(t, "api-revoke-key.json", "").RequestContext.Identity
 	noIdentity := fixture(t, "api-revoke-key.json", id)
 	noIdentity.RequestContext.Identity = events.APIGatewayRequestIdentity{SourceIP: "127.0.0.1"}
-	long := strings.Repeat("x", app.MaxReasonChars+1)
+	long := strings.Repeat("x", httpapi.MaxReasonChars+1)
 
 	for _, tc := range []struct {
 		name   string
@@ -633,8 +642,8 @@ func TestAPIBadInput(t *testing.T) {
 		{"trailing data", revoke(`{"action": "delete"} {"action": "delete"}`), 400, "invalid_body", ""},
 		{"not UTF-8", revoke("{\"reason\": \"\xff\xfe\"}"), 400, "invalid_body", ""},
 		{"not base64", revokeB64("{not base64}"), 400, "invalid_body", ""},
-		{"oversized body", revoke(`{"reason": "` + strings.Repeat("x", app.MaxBodyBytes) + `"}`), 413, "body_too_large", ""},
-		{"oversized base64 body", revokeB64(base64.StdEncoding.EncodeToString([]byte(strings.Repeat(" ", 2*app.MaxBodyBytes)))), 413, "body_too_large", ""},
+		{"oversized body", revoke(`{"reason": "` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`), 413, "body_too_large", ""},
+		{"oversized base64 body", revokeB64(base64.StdEncoding.EncodeToString([]byte(strings.Repeat(" ", 2*httpapi.MaxBodyBytes)))), 413, "body_too_large", ""},
 		{"unknown field", revoke(`{"reason": "x", "force": true}`), 400, "unknown_field", ""},
 		{"field in another case", revoke(`{"Action": "deactivate"}`), 400, "unknown_field", ""},
 		{"field given twice", revoke(`{"action": "deactivate", "action": "delete"}`), 400, "invalid_body", ""},

@@ -89,6 +89,15 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 		wg.Go(func() { sums[i], errs[i] = s.runTarget(ctx, t, i == 0 && t.Name == s.Targets[0].Name, ev) })
 	}
 	wg.Wait()
+	ran := false
+	for _, sum := range sums {
+		ran = ran || sum != nil
+	}
+	if !ran {
+		// No target's run began: a refused event, or no key store
+		// reachable. Nothing was changed or recorded.
+		return nil, errors.Join(errs...)
+	}
 	var out *Summary
 	for i, sum := range sums {
 		if sum == nil {

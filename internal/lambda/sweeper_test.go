@@ -1,4 +1,4 @@
-package app_test
+package lambda_test
 
 import (
 	"context"
@@ -18,12 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/keysweep/keysweep/app"
-	"github.com/keysweep/keysweep/awsiam"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/journal/dynamo"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
+	"github.com/keysweep/keysweep/internal/lambda"
 	"github.com/keysweep/keysweep/internal/testenv"
+	"github.com/keysweep/keysweep/internal/trigger"
+	"github.com/keysweep/keysweep/internal/wiring"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 // env is one scenario on the emulator: a fresh IAM account, fresh tables,
@@ -31,7 +34,7 @@ import (
 type env struct {
 	t     *testing.T
 	emu   *testenv.Emu
-	deps  *app.Deps
+	deps  *wiring.Deps
 	now   time.Time
 	clock time.Time // the engine's clock; moves on with advance
 	users map[string]string
@@ -46,12 +49,12 @@ func newEnv(t *testing.T) *env {
 	emu.Reset(t)
 	cfg := emu.Config(t)
 	n := tableSeq.Add(1)
-	c := app.Config{
+	c := wiring.Config{
 		PolicyTable: fmt.Sprintf("policy-%d", n), AuditTable: fmt.Sprintf("audit-%d", n),
-		PolicyID: store.DefaultPolicyID, Retention: 400 * 24 * time.Hour,
+		PolicyID: domain.DefaultPolicyID, Retention: 400 * 24 * time.Hour,
 	}
-	d := app.NewDepsFromConfig(cfg, c, awsiam.Options{PollInterval: 10 * time.Millisecond, ReportWait: 10 * time.Second})
-	if err := store.CreateTables(context.Background(), d.DynamoDB, c.PolicyTable, c.AuditTable); err != nil {
+	d := wiring.NewDepsFromConfig(cfg, c, awsiam.Options{PollInterval: 10 * time.Millisecond, ReportWait: 10 * time.Second})
+	if err := dynamo.CreateTables(context.Background(), d.DynamoDB, c.PolicyTable, c.AuditTable); err != nil {
 		t.Fatalf("create tables: %v", err)
 	}
 	now := time.Now().UTC()
@@ -107,7 +110,7 @@ func (e *env) putPolicy(doc string) *policy.Policy {
 	if err != nil {
 		e.t.Fatalf("policy: %v", err)
 	}
-	if err := e.deps.Store.PutPolicy(e.ctx(), store.DefaultPolicyID, p, "test"); err != nil {
+	if err := e.deps.Journal.PutPolicy(e.ctx(), domain.DefaultPolicyID, p, "test"); err != nil {
 		e.t.Fatal(err)
 	}
 	return p
@@ -133,15 +136,15 @@ func (e *env) state() map[string]string {
 	return out
 }
 
-func (e *env) handler(j sweep.Journal) *app.Sweeper {
+func (e *env) handler(j engine.Journal) *lambda.Sweeper {
 	if j == nil {
-		j = e.deps.Store
+		j = e.deps.Journal
 	}
 	clock := e.clock
-	return &app.Sweeper{
-		Engine:   &sweep.Engine{Provider: e.deps.Provider, Journal: j, Now: func() time.Time { return clock }},
-		Policies: e.deps.Store,
-		PolicyID: store.DefaultPolicyID,
+	return &lambda.Sweeper{
+		Targets: []engine.Target{{Name: domain.DefaultTarget, PolicyID: domain.DefaultPolicyID,
+			Engine: &engine.Engine{Store: e.deps.Store, Journal: j, Now: func() time.Time { return clock }}}},
+		Policies: e.deps.Journal,
 	}
 }
 
@@ -154,7 +157,7 @@ func (e *env) scheduled() []byte {
 // cloudwatch scheduled-event`) with its id replaced.
 func scheduledEvent(t *testing.T, id string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("../events/schedule.json")
+	raw, err := os.ReadFile("../../events/schedule.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +170,12 @@ func scheduledEvent(t *testing.T, id string) []byte {
 	return out
 }
 
-func (e *env) sweep(event []byte) (*app.Summary, error) {
+func (e *env) sweep(event []byte) (*lambda.Summary, error) {
 	e.t.Helper()
 	return e.handler(nil).Handle(e.ctx(), event)
 }
 
-func (e *env) mustSweep(event []byte) *app.Summary {
+func (e *env) mustSweep(event []byte) *lambda.Summary {
 	e.t.Helper()
 	sum, err := e.sweep(event)
 	if err != nil {
@@ -181,12 +184,12 @@ func (e *env) mustSweep(event []byte) *app.Summary {
 	return sum
 }
 
-func verdicts(sum *app.Summary) map[string]string {
+func verdicts(sum *lambda.Summary) map[string]string {
 	out := map[string]string{}
 	for _, d := range sum.Decisions {
 		v := string(d.Verdict)
 		if d.Outcome != "" {
-			v += "/" + d.Outcome
+			v += "/" + string(d.Outcome)
 		}
 		out[d.UserName+":"+d.AccessKeyID] = v
 	}
@@ -195,7 +198,7 @@ func verdicts(sum *app.Summary) map[string]string {
 
 func records(t *testing.T, e *env, id string) []string {
 	t.Helper()
-	recs, err := e.deps.Store.ByKey(e.ctx(), id)
+	recs, err := e.deps.Journal.ByKey(e.ctx(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +246,7 @@ func TestMixedAccount(t *testing.T) {
 	e.putPolicy(enforce)
 
 	sum := e.mustSweep(e.scheduled())
-	if sum.Outcome != store.OutcomeCompleted || sum.Mode != policy.ModeEnforce {
+	if sum.Outcome != domain.RunCompleted || sum.Mode != policy.ModeEnforce {
 		t.Fatalf("outcome %s mode %s, errors %v", sum.Outcome, sum.Mode, sum.Errors)
 	}
 	want := map[string]string{
@@ -266,7 +269,7 @@ func TestMixedAccount(t *testing.T) {
 			t.Errorf("reason for %s = %q, want it to contain %q", id, reasons[id], frag)
 		}
 	}
-	if got := sum.Counts[sweep.CountDeactivated]; got != 4 {
+	if got := sum.Counts[domain.CountDeactivated]; got != 4 {
 		t.Errorf("deactivated = %d, want 4", got)
 	}
 	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:done"}, records(t, e, old)); diff != "" {
@@ -275,7 +278,7 @@ func TestMixedAccount(t *testing.T) {
 	if recs := records(t, e, fresh); len(recs) != 0 {
 		t.Errorf("a kept key has records: %v", recs)
 	}
-	run, err := e.deps.Store.GetRun(e.ctx(), sum.RunID)
+	run, err := e.deps.Journal.GetRun(e.ctx(), sum.RunID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +294,7 @@ func TestNoPolicyDefaultsToAudit(t *testing.T) {
 	old := e.key("old", 400, 200)
 	before := e.state()
 	sum := e.mustSweep(e.scheduled())
-	if sum.PolicySource != app.SourceDefault || sum.Mode != policy.ModeAudit {
+	if sum.PolicySource != engine.SourceDefault || sum.Mode != policy.ModeAudit {
 		t.Fatalf("policy source %s mode %s", sum.PolicySource, sum.Mode)
 	}
 	if len(sum.Notes) == 0 || !strings.Contains(sum.Notes[0], "built-in default") {
@@ -303,8 +306,8 @@ func TestNoPolicyDefaultsToAudit(t *testing.T) {
 	if diff := cmp.Diff([]string{"decision:planned"}, records(t, e, old)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
-	run, _ := e.deps.Store.GetRun(e.ctx(), sum.RunID)
-	if run == nil || run.PolicySource != app.SourceDefault {
+	run, _ := e.deps.Journal.GetRun(e.ctx(), sum.RunID)
+	if run == nil || run.PolicySource != engine.SourceDefault {
 		t.Errorf("run record does not say the default policy ran: %+v", run)
 	}
 }
@@ -320,7 +323,7 @@ func TestAuditModeChangesNothing(t *testing.T) {
 	before := e.state()
 	e.putPolicy(strings.Replace(enforce, "mode: enforce", "mode: audit", 1))
 	sum := e.mustSweep(e.scheduled())
-	if sum.Counts[sweep.CountDeactivate] != 2 || sum.Counts[sweep.CountDeactivated] != 0 {
+	if sum.Counts[domain.CountDeactivate] != 2 || sum.Counts[domain.CountDeactivated] != 0 {
 		t.Errorf("counts %v", sum.Counts)
 	}
 	e.putPolicy(enforce)
@@ -356,7 +359,7 @@ func TestManualPayloadCannotWiden(t *testing.T) {
 		t.Errorf("narrowed run: %v (want only %s acted on)", got, a)
 	}
 	for _, bad := range []string{`{"users":[]}`, `{"mode":"yolo"}`, `{"userz":["a"]}`, `[1]`, `{"users":["bad name!"]}`} {
-		if _, err := e.sweep([]byte(bad)); !errors.Is(err, app.ErrBadEvent) {
+		if _, err := e.sweep([]byte(bad)); !errors.Is(err, trigger.ErrBadEvent) {
 			t.Errorf("payload %s: err = %v, want ErrBadEvent", bad, err)
 		}
 	}
@@ -419,7 +422,7 @@ overrides:
 			t.Errorf("%s still exists, want deleted", id)
 		}
 	}
-	byID := map[string]sweep.KeyDecision{}
+	byID := map[string]domain.KeyDecision{}
 	for _, d := range sum.Decisions {
 		byID[d.AccessKeyID] = d
 	}
@@ -459,23 +462,23 @@ func TestDeactivateThenDelete(t *testing.T) {
 	if got := e.state(); got[old] != "Inactive" || got[other] != "Inactive" {
 		t.Fatalf("after 3 days: %v (nothing is due yet)", got)
 	}
-	if sum.Counts[sweep.CountDeleted] != 0 {
-		t.Errorf("deleted %d keys before they were due", sum.Counts[sweep.CountDeleted])
+	if sum.Counts[domain.CountDeleted] != 0 {
+		t.Errorf("deleted %d keys before they were due", sum.Counts[domain.CountDeleted])
 	}
 	e.clock = e.now.Add(8 * 24 * time.Hour)
 	sum = e.mustSweep(e.scheduled())
 	if got := e.state(); len(got) != 0 {
 		t.Errorf("after 8 days keys remain: %v", got)
 	}
-	if sum.Counts[sweep.CountDeleted] != 2 {
-		t.Errorf("deleted = %d, want 2 (%v)", sum.Counts[sweep.CountDeleted], sum.Errors)
+	if sum.Counts[domain.CountDeleted] != 2 {
+		t.Errorf("deleted = %d, want 2 (%v)", sum.Counts[domain.CountDeleted], sum.Errors)
 	}
 	want := []string{"intent:deactivate", "outcome:deactivate:done", "intent:delete", "outcome:delete:done"}
 	if diff := cmp.Diff(want, records(t, e, old)); diff != "" {
 		t.Errorf("records of %s (-want +got):\n%s", old, diff)
 	}
-	st, err := e.deps.Store.KeyState(e.ctx(), old)
-	if err != nil || st == nil || st.Stage != store.StageDeleted {
+	st, err := e.deps.Journal.KeyState(e.ctx(), old)
+	if err != nil || st == nil || st.Stage != domain.StageDeleted {
 		t.Errorf("state %+v, %v", st, err)
 	}
 }
@@ -493,22 +496,22 @@ func TestBlastRadiusCap(t *testing.T) {
 	e.putPolicy(strings.Replace(enforce, "maxActions: 100", "maxActions: 3", 1))
 	before := e.state()
 	sum, err := e.sweep(e.scheduled())
-	if !errors.Is(err, sweep.ErrBlocked) {
+	if !errors.Is(err, engine.ErrBlocked) {
 		t.Fatalf("err = %v, want ErrBlocked", err)
 	}
-	if sum.Outcome != store.OutcomeBlocked || !strings.Contains(strings.Join(sum.Errors, " "), "4 actions, cap 3") {
+	if sum.Outcome != domain.RunBlocked || !strings.Contains(strings.Join(sum.Errors, " "), "4 actions, cap 3") {
 		t.Errorf("outcome %s errors %v", sum.Outcome, sum.Errors)
 	}
 	if diff := cmp.Diff(before, e.state()); diff != "" {
 		t.Errorf("blocked run changed IAM:\n%s", diff)
 	}
-	run, _ := e.deps.Store.GetRun(e.ctx(), sum.RunID)
-	if run == nil || run.Outcome != store.OutcomeBlocked {
+	run, _ := e.deps.Journal.GetRun(e.ctx(), sum.RunID)
+	if run == nil || run.Outcome != domain.RunBlocked {
 		t.Errorf("run record %+v", run)
 	}
 	// The share cap too: 4 of 5 keys is 80%.
 	e.putPolicy(strings.Replace(enforce, "maxPercent: 100", "maxPercent: 50", 1))
-	if _, err := e.sweep(e.scheduled()); !errors.Is(err, sweep.ErrBlocked) {
+	if _, err := e.sweep(e.scheduled()); !errors.Is(err, engine.ErrBlocked) {
 		t.Errorf("share cap: err = %v", err)
 	}
 }
@@ -528,7 +531,7 @@ func TestDuplicateEventActsOnce(t *testing.T) {
 	if diff := cmp.Diff([]string{"intent:delete", "outcome:delete:done"}, records(t, e, old)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
-	recs, _ := e.deps.Store.ByRun(e.ctx(), first.RunID)
+	recs, _ := e.deps.Journal.ByRun(e.ctx(), first.RunID)
 	if len(recs) != 2 {
 		t.Errorf("run has %d records, want 2", len(recs))
 	}
@@ -548,18 +551,18 @@ func TestRetryAfterFailureBeforeDecidingRunsAgain(t *testing.T) {
 	}
 	ev := e.scheduled()
 	first, err := e.sweep(ev)
-	if !errors.Is(err, policy.ErrInvalid) || first == nil || first.Outcome != store.OutcomeFailed {
+	if !errors.Is(err, policy.ErrInvalid) || first == nil || first.Outcome != domain.RunFailed {
 		t.Fatalf("first delivery: %+v, %v", first, err)
 	}
 	e.putPolicy(enforce)
 	second := e.mustSweep(ev)
-	if second.Duplicate || second.RunID != first.RunID || second.Outcome != store.OutcomeCompleted {
+	if second.Duplicate || second.RunID != first.RunID || second.Outcome != domain.RunCompleted {
 		t.Fatalf("retry: duplicate %v, run %s (first %s), outcome %s", second.Duplicate, second.RunID, first.RunID, second.Outcome)
 	}
 	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:done"}, records(t, e, old)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
-	run, _ := e.deps.Store.GetRun(e.ctx(), first.RunID)
+	run, _ := e.deps.Journal.GetRun(e.ctx(), first.RunID)
 	if run == nil || len(run.Errors) == 0 || !strings.Contains(run.Errors[0], "earlier attempt: ") {
 		t.Errorf("run record %+v, want the earlier failure kept", run)
 	}
@@ -577,7 +580,7 @@ func TestManualRunIDCannotReplaceARun(t *testing.T) {
 	e.key("old", 400, 200)
 	e.putPolicy(enforce)
 	first := e.mustSweep(e.scheduled())
-	before, _ := e.deps.Store.GetRun(e.ctx(), first.RunID)
+	before, _ := e.deps.Journal.GetRun(e.ctx(), first.RunID)
 	state := e.state()
 	for _, payload := range []string{
 		fmt.Sprintf(`{"runId": %q}`, first.RunID),
@@ -585,18 +588,18 @@ func TestManualRunIDCannotReplaceARun(t *testing.T) {
 		`{"runId": "r-never-queued"}`,
 	} {
 		sum, err := e.sweep([]byte(payload))
-		if !errors.Is(err, app.ErrBadEvent) || sum != nil || !strings.Contains(err.Error(), "runId") {
+		if !errors.Is(err, trigger.ErrBadEvent) || sum != nil || !strings.Contains(err.Error(), "runId") {
 			t.Errorf("%s: summary %v, err %v; want a bad event naming runId", payload, sum, err)
 		}
 	}
-	after, _ := e.deps.Store.GetRun(e.ctx(), first.RunID)
+	after, _ := e.deps.Journal.GetRun(e.ctx(), first.RunID)
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("run record changed (-before +after):\n%s", diff)
 	}
 	if diff := cmp.Diff(state, e.state()); diff != "" {
 		t.Errorf("IAM changed (-before +after):\n%s", diff)
 	}
-	if _, err := e.deps.Store.GetRun(e.ctx(), "r-never-queued"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.deps.Journal.GetRun(e.ctx(), "r-never-queued"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("a run was invented: %v", err)
 	}
 }
@@ -616,11 +619,11 @@ func TestInvalidPolicyChangesNothing(t *testing.T) {
 	if !errors.Is(err, policy.ErrInvalid) || !strings.Contains(err.Error(), "maxInactiveDays") {
 		t.Fatalf("err = %v, want an invalid policy error naming maxInactiveDays", err)
 	}
-	if sum == nil || sum.Outcome != store.OutcomeFailed {
+	if sum == nil || sum.Outcome != domain.RunFailed {
 		t.Fatalf("summary %+v", sum)
 	}
-	run, _ := e.deps.Store.GetRun(e.ctx(), sum.RunID)
-	if run == nil || run.Outcome != store.OutcomeFailed || len(run.Errors) == 0 {
+	run, _ := e.deps.Journal.GetRun(e.ctx(), sum.RunID)
+	if run == nil || run.Outcome != domain.RunFailed || len(run.Errors) == 0 {
 		t.Errorf("run record %+v", run)
 	}
 	if diff := cmp.Diff(before, e.state()); diff != "" {
@@ -636,7 +639,7 @@ func TestKeyDeletedBetweenReportAndAction(t *testing.T) {
 	old := e.key("old", 400, 200)
 	e.putPolicy(enforce)
 	h := e.handler(nil)
-	h.Engine.Progress = func(stage string, done, total int) {
+	h.Targets[0].Engine.Progress = func(stage string, done, total int) {
 		if stage == "judge" && done == total {
 			if _, err := e.deps.IAM.DeleteAccessKey(e.ctx(), &iam.DeleteAccessKeyInput{UserName: aws.String("old"), AccessKeyId: aws.String(old)}); err != nil {
 				t.Errorf("delete behind keysweep's back: %v", err)
@@ -644,15 +647,16 @@ func TestKeyDeletedBetweenReportAndAction(t *testing.T) {
 		}
 	}
 	sum, _ := h.Handle(e.ctx(), e.scheduled())
-	if sum.Counts[sweep.CountGone] != 1 || sum.Counts[sweep.CountErrors] != 0 {
+	if sum.Counts[domain.CountGone] != 1 || sum.Counts[domain.CountErrors] != 0 {
 		t.Errorf("counts %v", sum.Counts)
 	}
-	recs, _ := e.deps.Store.ByKey(e.ctx(), old)
-	if len(recs) != 1 || recs[0].Result != sweep.OutcomeGone {
-		t.Errorf("records %+v, want one decision with result gone", recs)
+	// The lock's re-check finds the key gone: the intent is closed as gone.
+	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:gone"}, records(t, e, old)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
 	}
-	if len(recs) == 1 && recs[0].Error != "" {
-		t.Errorf("error %s", recs[0].Error)
+	recs, _ := e.deps.Journal.ByKey(e.ctx(), old)
+	if n := len(recs); n > 0 && recs[n-1].Error != "" {
+		t.Errorf("error %s", recs[n-1].Error)
 	}
 }
 
@@ -665,7 +669,7 @@ func TestKeyUsedAfterReportIsKept(t *testing.T) {
 	busy := e.key("busy", 60, 50)
 	e.putPolicy(enforce)
 	// Take the report now, while the key looks idle.
-	if _, err := e.deps.Provider.Inventory(e.ctx()); err != nil {
+	if _, err := e.deps.Store.Inventory(e.ctx()); err != nil {
 		t.Fatal(err)
 	}
 	e.setKey(busy, 60, 0) // used just now
@@ -673,22 +677,26 @@ func TestKeyUsedAfterReportIsKept(t *testing.T) {
 	if got := e.state()[busy]; got != "Active" {
 		t.Errorf("key used after the report is %s, want Active", got)
 	}
-	if sum.Counts[sweep.CountKept] != 1 {
+	if sum.Counts[domain.CountKept] != 1 {
 		t.Errorf("counts %v", sum.Counts)
 	}
-	recs, _ := e.deps.Store.ByKey(e.ctx(), busy)
-	if len(recs) != 1 || !strings.Contains(recs[0].Reason, "live re-check kept the key") {
+	// Re-checked under the lock: the intent is closed as kept, no IAM call.
+	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:kept"}, records(t, e, busy)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	recs, _ := e.deps.Journal.ByKey(e.ctx(), busy)
+	if n := len(recs); n == 0 || !strings.Contains(recs[n-1].Reason, "live re-check kept the key") {
 		t.Errorf("records %+v", recs)
 	}
 }
 
 // crashingJournal loses the process between the IAM call and the outcome.
 type crashingJournal struct {
-	sweep.Journal
+	engine.Journal
 }
 
-func (crashingJournal) WriteOutcome(context.Context, store.Record) error {
-	return errors.New("lambda killed before the outcome was written")
+func (crashingJournal) WriteOutcome(context.Context, domain.Record) error {
+	return fmt.Errorf("lambda killed before the outcome was written: %w", context.Canceled)
 }
 
 // TestCrashBetweenIntentAndOutcome: the next run finds the intent and
@@ -698,35 +706,35 @@ func TestCrashBetweenIntentAndOutcome(t *testing.T) {
 	e.user("old", "/", nil)
 	old := e.key("old", 400, 200)
 	e.putPolicy(enforce)
-	if _, err := e.handler(crashingJournal{e.deps.Store}).Handle(e.ctx(), e.scheduled()); err == nil {
+	if _, err := e.handler(crashingJournal{e.deps.Journal}).Handle(e.ctx(), e.scheduled()); err == nil {
 		t.Fatal("crashed run reported success")
 	}
 	if got := e.state()[old]; got != "Inactive" {
 		t.Fatalf("IAM call did not happen: %s", got)
 	}
-	pending, _ := e.deps.Store.PendingIntents(e.ctx(), "123456789012")
+	pending, _ := e.deps.Journal.PendingIntents(e.ctx(), "123456789012")
 	if len(pending) != 1 {
 		t.Fatalf("pending intents %d, want 1", len(pending))
 	}
 	// A run soon after leaves the intent alone: its run may still be alive.
 	e.clock = e.now.Add(time.Minute)
-	if sum := e.mustSweep(e.scheduled()); sum.Counts[sweep.CountSettled] != 0 || sum.Counts[sweep.CountBusy] != 0 {
+	if sum := e.mustSweep(e.scheduled()); sum.Counts[domain.CountSettled] != 0 || sum.Counts[domain.CountBusy] != 0 {
 		t.Errorf("a young intent was touched: %v", sum.Counts)
 	}
 	e.clock = e.now.Add(20 * time.Minute)
 	sum := e.mustSweep(e.scheduled())
-	if sum.Counts[sweep.CountSettled] != 1 {
+	if sum.Counts[domain.CountSettled] != 1 {
 		t.Errorf("counts %v", sum.Counts)
 	}
-	pending, _ = e.deps.Store.PendingIntents(e.ctx(), "123456789012")
+	pending, _ = e.deps.Journal.PendingIntents(e.ctx(), "123456789012")
 	if len(pending) != 0 {
 		t.Errorf("still pending: %+v", pending)
 	}
 	if diff := cmp.Diff([]string{"intent:deactivate", "outcome:deactivate:settled"}, records(t, e, old)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
-	st, _ := e.deps.Store.KeyState(e.ctx(), old)
-	if st == nil || st.Stage != store.StageDeactivated || st.DeactivatedAt == nil {
+	st, _ := e.deps.Journal.KeyState(e.ctx(), old)
+	if st == nil || st.Stage != domain.StageDeactivated || st.DeactivatedAt == nil {
 		t.Errorf("state %+v", st)
 	}
 }
@@ -769,11 +777,11 @@ func TestEventFixturesDecode(t *testing.T) {
 		{"manual-enforce.json", "manual", false, nil},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			raw, err := os.ReadFile("../events/" + tc.file)
+			raw, err := os.ReadFile("../../events/" + tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev, err := app.ParseSweepEvent(raw)
+			ev, err := trigger.Parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -793,7 +801,7 @@ func putRawPolicy(table string) *dynamodb.PutItemInput {
 	return &dynamodb.PutItemInput{
 		TableName: aws.String(table),
 		Item: map[string]ddbtypes.AttributeValue{
-			"id":              &ddbtypes.AttributeValueMemberS{Value: store.DefaultPolicyID},
+			"id":              &ddbtypes.AttributeValueMemberS{Value: domain.DefaultPolicyID},
 			"version":         &ddbtypes.AttributeValueMemberS{Value: "broken-1"},
 			"mode":            &ddbtypes.AttributeValueMemberS{Value: "enforce"},
 			"maxKeyAgeDays":   &ddbtypes.AttributeValueMemberN{Value: "90"},

@@ -31,11 +31,18 @@ type API interface {
 	ListUsers(ctx context.Context, params *iam.ListUsersInput, optFns ...func(*iam.Options)) (*iam.ListUsersOutput, error)
 	ListAccessKeys(ctx context.Context, params *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
 	GetAccessKeyLastUsed(ctx context.Context, params *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
-	GetUser(ctx context.Context, params *iam.GetUserInput, optFns ...func(*iam.Options)) (*iam.GetUserOutput, error)
 	ListUserTags(ctx context.Context, params *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
 	GetAccountAuthorizationDetails(ctx context.Context, params *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
 	UpdateAccessKey(ctx context.Context, params *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
 	DeleteAccessKey(ctx context.Context, params *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
+}
+
+// UserAPI reads one user (its path), for revocations and inspections of
+// a policy with path rules; a sweep knows paths from its inventory, so a
+// sweeping role (the organization member role) need not grant it.
+// *iam.Client satisfies it.
+type UserAPI interface {
+	GetUser(ctx context.Context, params *iam.GetUserInput, optFns ...func(*iam.Options)) (*iam.GetUserOutput, error)
 }
 
 // STSAPI is the narrow STS interface the provider needs; *sts.Client satisfies it.
@@ -189,7 +196,11 @@ func (p *Store) OwnerTags(ctx context.Context, owner domain.Owner) (map[string]s
 // OwnerPath reads the user's IAM path with GetUser (the revocation API
 // needs it for path exemptions; a sweep knows paths from its inventory).
 func (p *Store) OwnerPath(ctx context.Context, owner domain.Owner) (string, error) {
-	out, err := p.api.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(owner.Name)})
+	users, ok := p.api.(UserAPI)
+	if !ok {
+		return "", domain.Unsupported(domain.ProviderAWS, "reading a user's path (GetUser)")
+	}
+	out, err := users.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(owner.Name)})
 	if err != nil {
 		return "", notFound("get user "+owner.Name, err)
 	}
