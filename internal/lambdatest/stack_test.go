@@ -121,11 +121,11 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	tables := "POLICY_TABLE,AUDIT_TABLE,AUDIT_RETENTION_DAYS"
 	sorted := func(s string) string { l := strings.Split(s, ","); sort.Strings(l); return strings.Join(l, ",") }
 	want := map[string]string{
-		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables),
+		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS"),
 		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS"),
 		"DispatcherFunction": "keysweep-local-DispatcherFunction 5m0s bootstrap provided.al2023 arm64 " + sorted(tables+",ACCOUNT_QUEUE_URL"),
 		"WorkerFunction": "keysweep-local-WorkerFunction 15m0s bootstrap provided.al2023 arm64 " +
-			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL"),
+			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL,KEYSWEEP_BULK_TAGS"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
@@ -138,7 +138,7 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	wantEnv := map[string]string{
 		"POLICY_TABLE": "keysweep-local-PolicyTable", "AUDIT_TABLE": "keysweep-local-AuditTable", "AUDIT_RETENTION_DAYS": "400",
 		"MEMBER_ROLE_NAME": "keysweep-member", "MEMBER_EXTERNAL_ID": "ext-1", "KEYSWEEP_PARTITION": "aws", "MAX_RECEIVES": "3",
-		"ACCOUNT_QUEUE_URL": "http://sqs.local/123456789012/keysweep-local-AccountQueue",
+		"ACCOUNT_QUEUE_URL": "http://sqs.local/123456789012/keysweep-local-AccountQueue", "KEYSWEEP_BULK_TAGS": "false",
 	}
 	if diff := cmp.Diff(wantEnv, worker.Env); diff != "" {
 		t.Errorf("worker environment (-want +got):\n%s", diff)
@@ -182,7 +182,7 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400"}
+	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400", "KEYSWEEP_BULK_TAGS": "false"}
 	if diff := cmp.Diff(want, fn.Env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
 	}

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // ErrBadEvent wraps every problem with an incoming event or request: the
@@ -170,8 +168,17 @@ func decodeManual(raw []byte) (ManualPayload, error) {
 // TargetRE is what a target name may be.
 var TargetRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
+// scheduledEvent is the part of an EventBridge event (aws-lambda-go's
+// events.CloudWatchEvent) a scheduled sweep reads.
+type scheduledEvent struct {
+	ID         string   `json:"id"`
+	Source     string   `json:"source"`
+	DetailType string   `json:"detail-type"`
+	Resources  []string `json:"resources"`
+}
+
 func parseScheduled(raw []byte) (Event, error) {
-	var ce events.CloudWatchEvent
+	var ce scheduledEvent
 	if err := json.Unmarshal(raw, &ce); err != nil {
 		return Event{}, fmt.Errorf("%w: scheduled event: %v", ErrBadEvent, err)
 	}
