@@ -107,6 +107,7 @@ func (s *sweepRun) stage(j *judged, action domain.Action) {
 	case a.pending:
 		s.t.add(domain.CountBusy, 1)
 	case a.result == domain.ResultDone && action == domain.ActionMarkDue:
+		j.Outcome = domain.KeyMarkedDue
 		s.t.add(domain.CountMarkedDue, 1)
 	case a.err != nil:
 		s.t.fail(fmt.Sprintf("%s %s: %v", action, j.AccessKeyID, a.err))

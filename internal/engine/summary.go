@@ -52,7 +52,7 @@ func Summarize(res *Result) *Summary {
 		sum.Notes = append(sum.Notes, "event already handled by run "+r.RunID+": nothing done")
 	}
 	for _, d := range res.Decisions {
-		if d.Verdict != policy.Keep || d.Outcome == domain.KeyFailed {
+		if d.Verdict != policy.Keep || d.Outcome == domain.KeyFailed || d.Outcome == domain.KeyMarkedDue {
 			if len(sum.Actions) == MaxSummaryActions {
 				sum.Notes = append(sum.Notes, fmt.Sprintf("only the first %d decisions are listed here; keysweep audit --run %s has them all", MaxSummaryActions, r.RunID))
 				break

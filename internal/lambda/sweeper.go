@@ -172,6 +172,9 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 		req.Policy = nil
 	}
 	res, err := eng.Run(ctx, req)
+	if err != nil && !first {
+		err = fmt.Errorf("target %s: %w", t.Name, err)
+	}
 	if res == nil {
 		log.Error("sweep failed before its run record", "err", err)
 		return nil, err

@@ -24,6 +24,8 @@ type Deps struct {
 	Journal  *dynamo.Journal
 	Store    *awsiam.Store
 	Counter  *awsiam.Counter
+	// Secrets reads the targets' secrets; a client on AWS when nil.
+	Secrets SecretsAPI
 }
 
 // NewDeps loads the AWS configuration from the standard chain (honouring

@@ -3,7 +3,6 @@ package wiring
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -140,9 +139,4 @@ func (d *Deps) Targets(logger *slog.Logger) []engine.Target {
 		}})
 	}
 	return out
-}
-
-// OpenTarget builds the key store of a configured target.
-func (d *Deps) OpenTarget(ctx context.Context, tc TargetConfig, logger *slog.Logger) (engine.KeyStore, error) {
-	return nil, fmt.Errorf("target %s: provider %s is not built in yet", tc.Name, tc.Provider)
 }
