@@ -97,6 +97,16 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// quiet is the logger of a handler whose every failure the CLI prints
+// itself (the sweeper's, the organization fan-out's): it logs only when
+// KEYSWEEP_DEBUG asks, so that each error is printed once.
+func (s *streams) quiet() *slog.Logger {
+	if os.Getenv("KEYSWEEP_DEBUG") != "" {
+		return s.log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 func newRoot(s *streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "keysweep",

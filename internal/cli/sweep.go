@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,7 +95,7 @@ func runSweep(ctx context.Context, s *streams, o *sweepOptions) error {
 	m := margin(o.timeout)
 	h := &lambda.Sweeper{
 		Targets:  o.targets(d, s, func(e *engine.Engine) { e.Margin = m }),
-		Policies: d.Journal, Logger: s.log, ManualKind: domain.TriggerCLI,
+		Policies: d.Journal, Logger: s.quiet(), ManualKind: domain.TriggerCLI,
 	}
 	sum, err := h.Run(ctx, ev)
 	var sums []*engine.Summary
@@ -122,18 +123,30 @@ func printSummary(s *streams, format string, sum *lambda.Summary, sums []*engine
 	}
 	fmt.Fprintln(s.err)
 	for _, x := range sums {
-		target := ""
-		if len(sums) > 1 || (x.Target != "" && x.Target != domain.DefaultTarget) {
-			target = " (target " + x.Target + ")"
+		writeSummary(s.err, x, len(sums) > 1)
+	}
+}
+
+// writeSummary says what one target's run did.
+func writeSummary(w io.Writer, x *engine.Summary, many bool) {
+	target := ""
+	if many || (x.Target != "" && x.Target != domain.DefaultTarget) {
+		target = " (target " + x.Target + ")"
+	}
+	if x.RunID == "" {
+		fmt.Fprintf(w, "target %s: %s, no run recorded\n", x.Target, x.Outcome)
+	} else {
+		fmt.Fprintf(w, "run %s%s: %s, mode %s, policy %s (%s)", x.RunID, target, x.Outcome, x.Mode, x.PolicyVersion, x.PolicySource)
+		if c := countsLine(x.Counts); c != "" {
+			fmt.Fprintf(w, ", %s", c)
 		}
-		fmt.Fprintf(s.err, "run %s%s: %s, mode %s, policy %s (%s), %s\n", orDash(x.RunID), target, x.Outcome, orDash(string(x.Mode)),
-			orDash(x.PolicyVersion), orDash(x.PolicySource), countsLine(x.Counts))
-		for _, n := range x.Notes {
-			fmt.Fprintf(s.err, "note: %s\n", n)
-		}
-		for _, e := range x.Errors {
-			fmt.Fprintf(s.err, "error: %s\n", e)
-		}
+		fmt.Fprintln(w)
+	}
+	for _, n := range x.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, e := range x.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -90,10 +89,7 @@ func runSweepOrg(ctx context.Context, s *streams, o *sweepOptions, ev trigger.Ev
 // nothing below what the CLI prints itself (each account's result, once),
 // unless KEYSWEEP_DEBUG asks for their logs.
 func orgLocal(d *wiring.Deps, s *streams, o *sweepOptions, member fanout.Member) *fanout.Local {
-	quiet := slog.New(slog.DiscardHandler)
-	if os.Getenv("KEYSWEEP_DEBUG") != "" {
-		quiet = s.log
-	}
+	quiet := s.quiet()
 	m, progress := margin(o.timeout), progressFunc(s.err)
 	policyID := d.Config.PolicyID
 	return &fanout.Local{
