@@ -140,7 +140,9 @@ func auditRun(ctx context.Context, s *streams, o *auditOptions, j *dynamo.Journa
 	if err != nil {
 		return err
 	}
-	if r.Planned || r.OrganizationID != "" || strings.HasPrefix(r.RunID, "org-") {
+	// An organization run has a plan of accounts, or at least its id's
+	// prefix; its account runs name it as their parent.
+	if r.Parent == "" && (r.Planned || r.OrganizationID != "" || strings.HasPrefix(r.RunID, "org-")) {
 		return auditOrgRun(ctx, s, o, j, r)
 	}
 	recs, err := j.ByRun(ctx, o.run)
