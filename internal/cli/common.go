@@ -33,7 +33,8 @@ type common struct {
 	target string
 
 	// extraTargets are appended to the configured ones (tests: a key
-	// store on a local server).
+	// store on a local server); an engine without a journal gets the
+	// audit table's.
 	extraTargets []engine.Target
 }
 
@@ -113,6 +114,9 @@ func (c *common) targets(d *wiring.Deps, s *streams, tweaks ...func(*engine.Engi
 	adapt := func(e *engine.Engine) *engine.Engine {
 		cp := *e
 		cp.Progress, cp.Logger = progress, s.log
+		if cp.Journal == nil {
+			cp.Journal = d.Journal // one audit trail for every target
+		}
 		for _, f := range tweaks {
 			f(&cp)
 		}

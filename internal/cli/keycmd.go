@@ -90,14 +90,15 @@ func checkReason(s string) error {
 }
 
 // engineExit maps the engine's errors to exit codes: an unknown key 5, an
-// invalid request 2, a key another actor is acting on 1 (retrying later
-// can succeed), a failed call 1.
+// invalid request or one the key store cannot serve (deactivating a key
+// that has no status) 2, a key another actor is acting on 1 (retrying
+// later can succeed), a failed call 1.
 func engineExit(err error) error {
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return exitError{ExitNotFound, err}
-	case errors.Is(err, engine.ErrBadRequest):
-		return usageError{err}
+	case errors.Is(err, engine.ErrBadRequest), errors.Is(err, domain.ErrUnsupported):
+		return usageError{fmt.Errorf("%w; nothing changed", err)}
 	case errors.Is(err, engine.ErrConflict), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w; retrying later can succeed", err)
 	}
