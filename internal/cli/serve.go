@@ -1,58 +1,78 @@
-package main
+package cli
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
 
-	"github.com/keysweep/keysweep/app"
+	"github.com/spf13/cobra"
+
+	"github.com/keysweep/keysweep/internal/httpapi"
 )
 
 const serveWarning = `WARNING: keysweep serve has NO AUTHORIZATION. Anyone who can reach it can
-revoke access keys with your AWS credentials. It binds to loopback by default
+revoke access keys with your credentials. It binds to loopback by default
 and refuses browser requests; do not expose it. The deployed API requires
 SigV4 (AWS_IAM) instead.
 `
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--insecure-bind]", stdout)
-	var c common
-	c.register(fs)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (host:port); loopback only unless --insecure-bind")
-	insecure := fs.Bool("insecure-bind", false, "allow a non-loopback --addr: anyone who can reach it can revoke keys with your credentials")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// serveOptions are `keysweep serve`'s flags.
+type serveOptions struct {
+	common
+	addr     string
+	insecure bool
+}
+
+func newServeCmd(s *streams) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8080] [--insecure-bind]",
+		Short: "serve the API over plain HTTP on loopback (no auth)",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return ran(runServe(cmd.Context(), s, o))
+		},
 	}
-	if fs.NArg() != 0 {
-		return usagef("serve: unexpected argument %q", fs.Arg(0))
-	}
-	loopback, err := loopbackAddr(*addr)
+	fs := cmd.Flags()
+	o.register(fs)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port); loopback only unless --insecure-bind")
+	fs.BoolVar(&o.insecure, "insecure-bind", false, "allow a non-loopback --addr: anyone who can reach it can revoke keys with your credentials")
+	return cmd
+}
+
+// runServe serves the API's net/http handler (the one the Lambda serves
+// through API Gateway) until ctx ends; sweeps it starts run in-process.
+func runServe(ctx context.Context, s *streams, o *serveOptions) error {
+	loopback, err := loopbackAddr(o.addr)
 	if err != nil {
 		return usagef("--addr: %v", err)
 	}
-	if !loopback && !*insecure {
-		return usagef("--addr %s is not a loopback address; the local API has no authorization, so it binds to loopback only (127.0.0.1, ::1, localhost); give --insecure-bind to bind it anyway", *addr)
+	if !loopback && !o.insecure {
+		return usagef("--addr %s is not a loopback address; the local API has no authorization, so it binds to loopback only "+
+			"(127.0.0.1, ::1, localhost); give --insecure-bind to bind it anyway", o.addr)
 	}
-	a, starter, err := localAPI(ctx, &c, "local:"+osUser())
+	d, err := o.deps(ctx, s, true)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	starter := o.localStarter(d, s)
+	api := d.API(s.log, starter)
+	api.DefaultActor = "local:" + osUser()
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fmt.Fprint(stderr, serveWarning)
+	fmt.Fprint(s.err, serveWarning)
 	if !loopback {
-		fmt.Fprintf(stderr, "WARNING: --insecure-bind: listening on %s, which is not loopback.\n", ln.Addr())
+		fmt.Fprintf(s.err, "WARNING: --insecure-bind: listening on %s, which is not loopback.\n", ln.Addr())
 	}
-	fmt.Fprintf(stderr, "serving the keysweep API on http://%s (Ctrl-C stops); sweeps run in this process\n", ln.Addr())
+	fmt.Fprintf(s.err, "serving the keysweep API on http://%s (Ctrl-C stops); sweeps run in this process\n", ln.Addr())
 	srv := &http.Server{
-		Handler:           serveHandler(a, loopback),
+		Handler:           serveHandler(api.Handler(), loopback),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      5 * time.Minute,
@@ -71,13 +91,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}
-	fmt.Fprintln(stderr, "stopped; waiting for sweeps still running")
+	fmt.Fprintln(s.err, "stopped; waiting for sweeps still running")
 	starter.Wait()
 	return nil
 }
 
-// loopbackAddr reports whether host:port names only the loopback interface.
-// An empty host (":8080") means every interface.
+// loopbackAddr reports whether host:port names only the loopback
+// interface. An empty host (":8080") means every interface.
 func loopbackAddr(addr string) (bool, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -100,12 +120,14 @@ func loopbackHost(host string) bool {
 // reach it under its own name through DNS rebinding. Browser requests
 // (Origin, or Sec-Fetch-Site other than none) are refused, and so is a
 // Host that is not loopback when bound to loopback. curl and SDKs send
-// neither header.
+// neither header. Routing is the API's own, on the escaped path: an
+// escaped "/" in a key id never reaches another route.
 func serveHandler(api http.Handler, loopbackOnly bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		site := r.Header.Get("Sec-Fetch-Site")
 		if r.Header.Get("Origin") != "" || (site != "" && site != "none") {
-			refuse(w, "browser_request", "requests from a browser are refused: keysweep serve has no authorization, and a web page must not be able to revoke keys with your credentials")
+			refuse(w, "browser_request", "requests from a browser are refused: keysweep serve has no authorization, "+
+				"and a web page must not be able to revoke keys with your credentials")
 			return
 		}
 		if loopbackOnly {
@@ -129,5 +151,5 @@ func refuse(w http.ResponseWriter, code, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
-	_ = json.NewEncoder(w).Encode(app.ErrorBody{Error: app.ErrorDetail{Code: code, Message: msg}})
+	_ = json.NewEncoder(w).Encode(httpapi.ErrorBody{Error: httpapi.ErrorDetail{Code: code, Message: msg}})
 }
