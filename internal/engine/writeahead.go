@@ -46,8 +46,8 @@ type applied struct {
 	pending bool
 	// later: the run's deadline came first; nothing was done (or what was
 	// cut short is recorded as it really is), the next run continues.
-	later bool
-	result  domain.Result
+	later  bool
+	result domain.Result
 	// err is the failure behind a failed result (the intent could not be
 	// written, the re-check or the key store call failed).
 	err error

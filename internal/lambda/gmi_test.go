@@ -13,8 +13,8 @@ import (
 
 	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/engine"
-	"github.com/keysweep/keysweep/internal/lambda"
 	"github.com/keysweep/keysweep/internal/keystore/gmi"
+	"github.com/keysweep/keysweep/internal/lambda"
 	"github.com/keysweep/keysweep/internal/testenv/gmiapi"
 	"github.com/keysweep/keysweep/internal/wiring"
 	"github.com/keysweep/keysweep/policy"
