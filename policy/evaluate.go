@@ -12,6 +12,7 @@ const day = 24 * time.Hour
 // limits are the effective limits for one key.
 type limits struct {
 	age, inactive, deleteAfter int
+	lifetime                   int    // maxKeyLifetimeDays: the policy's own, overrides keep it
 	rule                       string // Decision.Rule
 	override                   string // how reasons name the override; "" for the default
 }
@@ -20,6 +21,7 @@ type limits struct {
 type facts struct {
 	age, inactive int
 	stale         bool
+	expired       bool   // past its expiry date
 	why           string // the failing rules with figures, or the figures and limits when within
 }
 
@@ -51,6 +53,14 @@ func (p *Policy) Evaluate(k Key, now time.Time) Decision {
 		why += " (override " + l.override + ")"
 	}
 	n := l.deleteAfter
+	if k.NoStatus {
+		d.Verdict, why, d.DeleteDue = noticePeriod(k, f, n, why, now)
+		if note != "" {
+			why += "; " + note
+		}
+		d.Reason = why
+		return d
+	}
 	switch {
 	case k.Status != StatusActive && k.Status != StatusInactive:
 		d.Verdict = Keep
@@ -89,6 +99,34 @@ func (p *Policy) Evaluate(k Key, now time.Time) Decision {
 	}
 	d.Reason = why
 	return d
+}
+
+// noticePeriod judges a stale key of a store without status (GMI Cloud):
+// it cannot be deactivated, so the grace period is a notice period. A key
+// past its expiry date is deleted at once (it is dead weight); otherwise
+// the first run that finds the key stale marks it due (the caller records
+// now as DeactivatedAt), and it is deleted n days later unless it stopped
+// being stale.
+func noticePeriod(k Key, f facts, n int, why string, now time.Time) (Verdict, string, *time.Time) {
+	switch {
+	case !f.stale:
+		if k.DeactivatedAt != nil {
+			why += "; no longer stale: the notice period ends"
+		}
+		return Keep, why, nil
+	case f.expired:
+		return Delete, why + "; expired keys are deleted at once", nil
+	case n == 0:
+		return Delete, why + "; delete now (deleteAfterDays 0)", nil
+	case k.DeactivatedAt == nil:
+		due := now.Add(time.Duration(n) * day)
+		return Keep, why + fmt.Sprintf("; cannot be deactivated: marked due now, delete on %s", date(due)), &due
+	}
+	due := k.DeactivatedAt.Add(time.Duration(n) * day)
+	if now.Before(due) {
+		return Keep, why + fmt.Sprintf("; due since %s, delete on %s", date(*k.DeactivatedAt), date(due)), &due
+	}
+	return Delete, why + fmt.Sprintf("; due since %s (%s), delete after %d", date(*k.DeactivatedAt), plural(days(now, *k.DeactivatedAt), "day"), n), &due
 }
 
 // NeedsTags reports whether judging a key needs its user's tags: when there
@@ -135,6 +173,9 @@ func (p *Policy) knownExempt(k Key, now time.Time) bool {
 	if k.AccessKeyID != "" && slices.Contains(ex.AccessKeyIDs, k.AccessKeyID) {
 		return true
 	}
+	if why, _ := storeExempt(ex, k); why != "" {
+		return true
+	}
 	if k.UserPath != "" && pathExempt(ex.PathPrefixes, k.UserPath) != "" {
 		return true
 	}
@@ -177,6 +218,9 @@ func (p *Policy) exemption(k Key, now time.Time) (why string, until *time.Time, 
 	if k.AccessKeyID != "" && slices.Contains(ex.AccessKeyIDs, k.AccessKeyID) {
 		return fmt.Sprintf("exempt: access key %s in exemptions.accessKeyIds", k.AccessKeyID), nil, ""
 	}
+	if why, ok := storeExempt(ex, k); ok {
+		return why, nil, ""
+	}
 	if pp := pathExempt(ex.PathPrefixes, k.UserPath); pp != "" {
 		return fmt.Sprintf("exempt: user path %s under %s", k.UserPath, pp), nil, ""
 	}
@@ -202,6 +246,23 @@ func (p *Policy) exemption(k Key, now time.Time) (why string, until *time.Time, 
 	default:
 		return "", nil, fmt.Sprintf("exemption tag %s=%s: not exempt", ex.Tag, v)
 	}
+}
+
+// storeExempt is the exemptions by what some stores say of a key besides
+// its id and owner name: its name, its owner's id, its scope.
+func storeExempt(ex Exemptions, k Key) (string, bool) {
+	for _, p := range ex.KeyNamePrefixes {
+		if k.KeyName != "" && strings.HasPrefix(k.KeyName, p) {
+			return fmt.Sprintf("exempt: key name %s starts with %s (exemptions.keyNamePrefixes)", k.KeyName, p), true
+		}
+	}
+	if k.OwnerID != "" && slices.Contains(ex.OwnerIDs, k.OwnerID) {
+		return fmt.Sprintf("exempt: owner id %s in exemptions.ownerIds", k.OwnerID), true
+	}
+	if k.Scope != "" && slices.Contains(ex.Scopes, k.Scope) {
+		return fmt.Sprintf("exempt: scope %s in exemptions.scopes", k.Scope), true
+	}
+	return "", false
 }
 
 // tagExempt reads an exemption tag value: "true" in any case exempts;
@@ -252,7 +313,7 @@ func matches(o *Override, k Key) bool {
 }
 
 func (p *Policy) defaultLimits() limits {
-	return limits{age: p.MaxKeyAgeDays, inactive: p.MaxInactiveDays, deleteAfter: p.DeleteAfterDays, rule: defaultRule}
+	return limits{age: p.MaxKeyAgeDays, inactive: p.MaxInactiveDays, deleteAfter: p.DeleteAfterDays, lifetime: p.MaxKeyLifetimeDays, rule: defaultRule}
 }
 
 func (p *Policy) overrideLimits(o *Override) limits {
@@ -284,7 +345,9 @@ func (p *Policy) overrideLimits(o *Override) limits {
 }
 
 // judge gives k's figures under l. Inactivity counts from the last use, or
-// from creation when the key was never used.
+// from creation when the key was never used; it is not judged when the
+// store cannot tell the last use. A key past its expiry date is stale,
+// and so is one whose lifetime exceeds the lifetime limit.
 func (l limits) judge(k Key, now time.Time) facts {
 	f := facts{age: days(now, k.CreatedAt)}
 	since := k.CreatedAt
@@ -294,14 +357,27 @@ func (l limits) judge(k Key, now time.Time) facts {
 	f.inactive = days(now, since)
 
 	var over []string
+	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
+		f.expired = true
+		over = append(over, "expired on "+date(*k.ExpiresAt))
+	}
 	if l.age > 0 && f.age > l.age {
 		over = append(over, fmt.Sprintf("created %s ago, limit %d", plural(f.age, "day"), l.age))
 	}
-	if l.inactive > 0 && f.inactive > l.inactive {
+	if l.inactive > 0 && !k.LastUseUnknown && f.inactive > l.inactive {
 		if k.LastUsedAt == nil {
 			over = append(over, fmt.Sprintf("never used, created %s ago, limit %d", plural(f.age, "day"), l.inactive))
 		} else {
 			over = append(over, fmt.Sprintf("last used %s ago, limit %d", plural(f.inactive, "day"), l.inactive))
+		}
+	}
+	if l.lifetime > 0 && !f.expired {
+		switch {
+		case k.ExpiresAt == nil:
+			over = append(over, fmt.Sprintf("never expires, lifetime limit %d", l.lifetime))
+		case days(*k.ExpiresAt, k.CreatedAt) > l.lifetime:
+			over = append(over, fmt.Sprintf("expires %s, %s after creation, lifetime limit %d",
+				date(*k.ExpiresAt), plural(days(*k.ExpiresAt, k.CreatedAt), "day"), l.lifetime))
 		}
 	}
 	if len(over) > 0 {
@@ -310,11 +386,17 @@ func (l limits) judge(k Key, now time.Time) facts {
 		return f
 	}
 	used := "never used"
-	if k.LastUsedAt != nil {
+	switch {
+	case k.LastUseUnknown:
+		used = "last use unknown"
+	case k.LastUsedAt != nil:
 		used = fmt.Sprintf("last used %s ago", plural(f.inactive, "day"))
 	}
 	f.why = fmt.Sprintf("created %s ago, %s; within limits %s/%s",
 		plural(f.age, "day"), used, limit(l.age), limit(l.inactive))
+	if k.ExpiresAt != nil {
+		f.why += ", expires " + date(*k.ExpiresAt)
+	}
 	return f
 }
 

@@ -12,6 +12,9 @@ func (p *Policy) Item() map[string]any {
 		"maxInactiveDays": p.MaxInactiveDays,
 		"deleteAfterDays": p.DeleteAfterDays,
 	}
+	if p.MaxKeyLifetimeDays != 0 {
+		m["maxKeyLifetimeDays"] = p.MaxKeyLifetimeDays
+	}
 	br := map[string]any{}
 	if p.BlastRadius.MaxActions != 0 {
 		br["maxActions"] = p.BlastRadius.MaxActions
@@ -26,6 +29,9 @@ func (p *Policy) Item() map[string]any {
 	putList(ex, "users", p.Exemptions.Users)
 	putList(ex, "accessKeyIds", p.Exemptions.AccessKeyIDs)
 	putList(ex, "pathPrefixes", p.Exemptions.PathPrefixes)
+	putList(ex, "keyNamePrefixes", p.Exemptions.KeyNamePrefixes)
+	putList(ex, "ownerIds", p.Exemptions.OwnerIDs)
+	putList(ex, "scopes", p.Exemptions.Scopes)
 	if p.Exemptions.Tag != "" {
 		ex["tag"] = p.Exemptions.Tag
 	}
@@ -58,6 +64,9 @@ func (p *Policy) Item() map[string]any {
 	}
 	if p.Organization != nil {
 		m["organization"] = p.Organization.item()
+	}
+	if p.Notify != nil {
+		m["notify"] = p.Notify.item()
 	}
 	return m
 }

@@ -79,17 +79,61 @@ func looksLikeJSON(data []byte) bool {
 	return len(rest) == 0 || rest[0] == '"' || rest[0] == '}'
 }
 
+// decodeJSON reads one JSON document into generic values, token by token,
+// so that a key given twice in an object is an error (YAML refuses it too)
+// rather than the last one silently winning.
 func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, docProblem("json: %v", err)
+	doc, err := jsonValue(dec, "")
+	if err != nil {
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, docProblem("json: data after the document")
 	}
 	return doc, nil
+}
+
+// jsonValue reads the next value; path names it in errors.
+func jsonValue(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, docProblem("json: %v", err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := map[string]any{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, docProblem("json: %v", err)
+			}
+			key := kt.(string) // object keys are always strings
+			if _, dup := obj[key]; dup {
+				var ps problems
+				ps.add(join(path, key), "given twice in the same object")
+				return nil, ps.err()
+			}
+			if obj[key], err = jsonValue(dec, join(path, key)); err != nil {
+				return nil, err
+			}
+		}
+		_, err := dec.Token() // the closing brace
+		return obj, err
+	case json.Delim('['):
+		list := []any{}
+		for i := 0; dec.More(); i++ {
+			v, err := jsonValue(dec, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, v)
+		}
+		_, err := dec.Token() // the closing bracket
+		return list, err
+	}
+	return tok, nil
 }
 
 func decodeYAML(data []byte) (any, error) {

@@ -31,7 +31,14 @@ type Policy struct {
 	MaxInactiveDays int `json:"maxInactiveDays"`
 	// DeleteAfterDays is the days between deactivation and deletion; 0 deletes
 	// at once. Already inactive stale keys are deleted under the same rule.
+	// In a key store that cannot deactivate (GMI Cloud) it is the notice
+	// period between the first run that finds a key stale and its deletion.
 	DeleteAfterDays int `json:"deleteAfterDays"`
+	// MaxKeyLifetimeDays demands that keys expire: a key whose expiry is
+	// later than this many days after its creation, or that never expires,
+	// is stale. 0 disables the rule. Only key stores with expiry dates
+	// (GMI Cloud) can judge it.
+	MaxKeyLifetimeDays int `json:"maxKeyLifetimeDays,omitempty"`
 	// BlastRadius caps how much one run may change.
 	BlastRadius BlastRadius `json:"blastRadius"`
 	// Exemptions are never acted on by a sweep.
@@ -40,6 +47,8 @@ type Policy struct {
 	Overrides []Override `json:"overrides,omitempty"`
 	// Organization selects the accounts of an organization sweep (org.go).
 	Organization *OrgSelection `json:"organization,omitempty"`
+	// Notify says who is told of warnings and actions (notify.go).
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // BlastRadius caps one run. A run whose plan exceeds either cap changes
@@ -59,6 +68,14 @@ type Exemptions struct {
 	// Tag is a user tag key; a user whose tag value is "true", or an RFC 3339
 	// time still in the future, is exempt (until that time).
 	Tag string `json:"tag,omitempty"`
+	// KeyNamePrefixes exempt keys whose name starts with one of them
+	// (key stores whose keys have names: GMI Cloud).
+	KeyNamePrefixes []string `json:"keyNamePrefixes,omitempty"`
+	// OwnerIDs exempt the keys of these owners by the store's owner id
+	// (GMI Cloud's owner.id, Huawei's user id).
+	OwnerIDs []string `json:"ownerIds,omitempty"`
+	// Scopes exempt keys of these scopes (GMI Cloud).
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // Override changes the limits for users matched by an IAM path prefix or a
@@ -97,8 +114,24 @@ type Key struct {
 	CreatedAt   time.Time
 	LastUsedAt  *time.Time // nil: never used
 	// DeactivatedAt is when keysweep deactivated the key, or first saw it
-	// inactive; nil when keysweep has no record of that.
+	// inactive, or (NoStatus) marked it due; nil when keysweep has no
+	// record of that.
 	DeactivatedAt *time.Time
+	// LastUseUnknown: the store cannot tell when the key was last used, so
+	// the inactivity rule is not judged (LastUsedAt is nil).
+	LastUseUnknown bool
+	// NoStatus: the store's keys have no status and cannot be deactivated;
+	// the grace period is a notice period that starts when keysweep marks
+	// the key due (DeactivatedAt). Status is ignored.
+	NoStatus bool
+	// ExpiresAt is when the key stops working by itself (nil: never, or
+	// the store has no expiry).
+	ExpiresAt *time.Time
+	// KeyName, Scope and OwnerID are what some stores say of a key
+	// besides its id (GMI Cloud), for exemptions.
+	KeyName string
+	Scope   string
+	OwnerID string
 }
 
 // Verdict is what a decision says to do with a key.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrInvalid is wrapped by every error from Parse, FromItem and Validate, so
@@ -85,8 +87,9 @@ func (p *Policy) Validate() error {
 	}
 	ageOK := inRange(&ps, "maxKeyAgeDays", p.MaxKeyAgeDays, maxDays)
 	inactiveOK := inRange(&ps, "maxInactiveDays", p.MaxInactiveDays, maxDays)
-	if ageOK && inactiveOK && p.MaxKeyAgeDays == 0 && p.MaxInactiveDays == 0 {
-		ps.add("maxKeyAgeDays", "at least one of maxKeyAgeDays or maxInactiveDays must be > 0")
+	lifeOK := inRange(&ps, "maxKeyLifetimeDays", p.MaxKeyLifetimeDays, maxDays)
+	if ageOK && inactiveOK && lifeOK && p.MaxKeyAgeDays == 0 && p.MaxInactiveDays == 0 && p.MaxKeyLifetimeDays == 0 {
+		ps.add("maxKeyAgeDays", "at least one of maxKeyAgeDays, maxInactiveDays or maxKeyLifetimeDays must be > 0")
 	}
 	inRange(&ps, "deleteAfterDays", p.DeleteAfterDays, maxDeleteAfterDays)
 
@@ -97,8 +100,11 @@ func (p *Policy) Validate() error {
 	}
 
 	ex := p.Exemptions
-	nonEmpty(&ps, "exemptions.users", ex.Users)
-	nonEmpty(&ps, "exemptions.accessKeyIds", ex.AccessKeyIDs)
+	names(&ps, "exemptions.users", ex.Users)
+	names(&ps, "exemptions.accessKeyIds", ex.AccessKeyIDs)
+	names(&ps, "exemptions.keyNamePrefixes", ex.KeyNamePrefixes)
+	names(&ps, "exemptions.ownerIds", ex.OwnerIDs)
+	names(&ps, "exemptions.scopes", ex.Scopes)
 	for i, pp := range ex.PathPrefixes {
 		validPath(&ps, fmt.Sprintf("exemptions.pathPrefixes[%d]", i), pp)
 	}
@@ -149,6 +155,7 @@ func (p *Policy) Validate() error {
 		}
 	}
 	validateOrg(&ps, p.Organization)
+	validateNotify(&ps, p.Notify)
 	return ps.err()
 }
 
@@ -160,13 +167,30 @@ func inRange(ps *problems, field string, v, hi int) bool {
 	return true
 }
 
-func nonEmpty(ps *problems, field string, list []string) {
+// names checks a list of names a key or owner is matched by exactly: none
+// empty, none longer than 128 characters, and none with a control or
+// formatting character (a right-to-left override would make a name read
+// as another, so that an owner looks exempt and is not).
+func names(ps *problems, field string, list []string) {
 	for i, s := range list {
-		if strings.TrimSpace(s) == "" {
-			ps.add(fmt.Sprintf("%s[%d]", field, i), "must not be empty")
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case strings.TrimSpace(s) == "":
+			ps.add(f, "must not be empty")
+		case utf8.RuneCountInString(s) > maxNameLen:
+			ps.add(f, "must be at most %d characters", maxNameLen)
+		case !utf8.ValidString(s) || strings.IndexFunc(s, invisible) >= 0:
+			ps.add(f, "must not contain control or formatting characters, got %q", s)
 		}
 	}
 }
+
+// maxNameLen bounds a name in an exemption list.
+const maxNameLen = 128
+
+// invisible reports a control or formatting character (bidirectional
+// overrides, zero-width characters).
+func invisible(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
 
 func validPath(ps *problems, field, path string) {
 	if !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") {

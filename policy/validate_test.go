@@ -23,7 +23,7 @@ func TestValidate(t *testing.T) {
 			{"deleteAfterDays", "must be between 0 and 365, got 366"},
 		}},
 		{"both rules off", func(p *Policy) { p.MaxKeyAgeDays, p.MaxInactiveDays = 0, 0 }, []Problem{
-			{"maxKeyAgeDays", "at least one of maxKeyAgeDays or maxInactiveDays must be > 0"},
+			{"maxKeyAgeDays", "at least one of maxKeyAgeDays, maxInactiveDays or maxKeyLifetimeDays must be > 0"},
 		}},
 		{"caps out of range", func(p *Policy) { p.BlastRadius = BlastRadius{MaxActions: 100001, MaxPercent: 100.5} }, []Problem{
 			{"blastRadius.maxActions", "must be between 0 and 100000, got 100001"},

@@ -21,7 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/keysweep/keysweep/awsconf"
+	"github.com/keysweep/keysweep/internal/awsconf"
 )
 
 // fakeClock is a settable clock for the bucket.

@@ -6,15 +6,24 @@ package cfntemplate
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 )
 
-// plain turns a YAML node into maps, lists and strings, ignoring
-// CloudFormation's short tags (!Sub, !If, ...): a tagged node reads as its
-// content.
+// plain turns a YAML node into maps, lists and strings. A CloudFormation
+// short tag over a scalar reads as the scalar (!Ref X as "X", !GetAtt T.Arn
+// as "T.Arn", !Sub "a${B}" as "a${B}"); over a list or a map it reads as
+// its long form ({"Fn::If": [condition, then, else]}, {"Fn::Split": ...}),
+// so that a value built by a function is not mistaken for a literal list.
 func plain(n *yaml.Node) any {
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") &&
+		(n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode) {
+		c := *n
+		c.Tag = ""
+		return map[string]any{"Fn::" + strings.TrimPrefix(n.Tag, "!"): plain(&c)}
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		return plain(n.Content[0])
@@ -88,21 +97,13 @@ func Strs(v any) []string {
 }
 
 // Actions are the actions a role's inline policies (Policies of a
-// function or a role) allow, in order.
+// function or a role) allow, in order, those under a condition included.
 func Actions(t testing.TB, policies any) []string {
 	t.Helper()
 	var out []string
-	list, _ := policies.([]any)
-	for _, p := range list {
-		doc := p
-		if m, ok := p.(map[string]any); ok && m["PolicyDocument"] != nil {
-			doc = m["PolicyDocument"]
-		}
-		sts, _ := Dig(t, doc, "Statement").([]any)
-		for _, st := range sts {
-			if Dig(t, st, "Effect") == "Allow" {
-				out = append(out, Strs(Dig(t, st, "Action"))...)
-			}
+	for _, st := range Statements(t, policies) {
+		if st.Effect == "Allow" {
+			out = append(out, st.Actions...)
 		}
 	}
 	return out

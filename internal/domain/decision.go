@@ -19,7 +19,8 @@ const (
 	KeyBusy            KeyOutcome = "busy"             // another run holds an intent on it
 	KeyAlreadyInactive KeyOutcome = "already-inactive" // another actor deactivated it first
 	KeyFailed          KeyOutcome = "failed"
-	KeyLater           KeyOutcome = "later" // the run stopped before its deadline; the next run continues
+	KeyLater           KeyOutcome = "later"      // the run stopped before its deadline; the next run continues
+	KeyMarkedDue       KeyOutcome = "marked-due" // a store without status: the notice period started
 )
 
 // KeyDecision is the verdict on one key and what became of it.
@@ -57,5 +58,6 @@ const (
 	CountBusy            = "busy"            // another run holds an intent on the key
 	CountAlreadyInactive = "alreadyInactive" // another actor deactivated it first
 	CountSettled         = "settled"         // crashed intents settled
+	CountSettledByOther  = "settledByOther"  // crashed intents another run settled first
 	CountErrors          = "errors"
 )

@@ -65,6 +65,10 @@ type Record struct {
 	Error         string         `json:"error,omitempty" dynamodbav:"error,omitempty"`
 	Actor         string         `json:"actor,omitempty" dynamodbav:"actor,omitempty"` // API caller ARN, or the run's trigger
 	Exempt        bool           `json:"exempt,omitempty" dynamodbav:"exempt,omitempty"`
+	// KeyCreatedAt is when the key was created: with the owner, it finds
+	// the key's id again in a source that has no ids (the credential
+	// report).
+	KeyCreatedAt *time.Time `json:"keyCreatedAt,omitempty" dynamodbav:"keyCreatedAt,omitempty"`
 	// Notice fields (KindNotice).
 	Notice *Notice `json:"notice,omitempty" dynamodbav:"notice,omitempty"`
 	// Chain links the key's records: Seq counts them from 1, PrevHash is

@@ -78,6 +78,12 @@ type Journal interface {
 	QueueRun(ctx context.Context, run *domain.Run) error
 	// RunningRuns lists the scope's runs still marked running.
 	RunningRuns(ctx context.Context, scope string) ([]domain.Run, error)
+	// MarkCrashed records that a run still running past its deadline
+	// crashed; false when it had finished meanwhile.
+	MarkCrashed(ctx context.Context, run *domain.Run, note string) (bool, error)
+	// RetryEvent begins run in place of prevRunID, a crashed run of the
+	// same event, taking over the event's claim.
+	RetryEvent(ctx context.Context, run *domain.Run, prevRunID string) error
 	// RecordDecision appends a decision (or notice) record.
 	RecordDecision(ctx context.Context, rec domain.Record) error
 	// WriteIntent takes the key's lock and appends the intent;
@@ -102,3 +108,10 @@ type Journal interface {
 
 // Clock tells the time; time.Now by default.
 type Clock func() time.Time
+
+// RecentByUser is an optional Journal ability: an owner's latest records,
+// newest first. The engine uses it to find the ids of an exempt owner's
+// keys from its own records rather than ask the key store each run.
+type RecentByUser interface {
+	RecentByUser(ctx context.Context, account, user string, n int) ([]domain.Record, error)
+}

@@ -58,6 +58,9 @@ func Canonical(rec domain.Record) string {
 	field("error", rec.Error)
 	field("actor", rec.Actor)
 	field("exempt", strconv.FormatBool(rec.Exempt))
+	if rec.KeyCreatedAt != nil {
+		field("keyCreatedAt", FormatTime(*rec.KeyCreatedAt))
+	}
 	if n := rec.Notice; n != nil {
 		field("notice.kind", n.Kind)
 		field("notice.channel", n.Channel)

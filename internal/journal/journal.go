@@ -54,12 +54,17 @@ func CheckRecord(rec domain.Record, kind domain.RecordKind) error {
 //	result          deactivate             delete               mark-due           clear-due
 //	done, settled   deactivated at `at`    deleted at `at`      due since `at`     clock cleared
 //	gone            deleted at `at`        deleted at `at`      deleted at `at`    deleted at `at`
+//	already-inactive  the delete clock starts at `at` unless it has started
 //	anything else   unchanged
 func ApplyOutcome(st *domain.KeyState, rec domain.Record) {
 	at := rec.At.UTC()
 	switch rec.Result {
 	case domain.ResultGone:
 		st.Stage, st.DeletedAt = domain.StageDeleted, &at
+	case domain.ResultAlreadyInactive:
+		if st.DeactivatedAt == nil {
+			st.Stage, st.DeactivatedAt = domain.StageInactive, &at
+		}
 	case domain.ResultDone, domain.ResultSettled:
 		switch rec.Action {
 		case domain.ActionDeactivate:

@@ -23,9 +23,10 @@ import (
 
 	"github.com/keysweep/keysweep/bench/throttleproxy"
 	"github.com/keysweep/keysweep/bench/workload"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/journal/dynamo"
 	"github.com/keysweep/keysweep/internal/testenv"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
 )
 
 // Tables the benchmark creates in the emulator (emptied by every reset).
@@ -41,7 +42,7 @@ type binaries struct {
 }
 
 // buildTools builds the CLI (which runs exactly the Lambda's sweep path,
-// app.Sweeper) and the naive baseline into dir.
+// lambda.Sweeper) and the naive baseline into dir.
 func buildTools(ctx context.Context, dir string) (binaries, error) {
 	b := binaries{keysweep: filepath.Join(dir, "keysweep"), naive: filepath.Join(dir, "naive-sweep"), memSweep: filepath.Join(dir, "sweep-memjournal")}
 	for out, pkg := range map[string]string{b.keysweep: "./cmd/keysweep", b.naive: "./bench/cmd/naive-sweep", b.memSweep: "./bench/cmd/sweep-memjournal"} {
@@ -120,11 +121,11 @@ func (e *benchEnv) prepare(ctx context.Context, o options, n int, p *policy.Poli
 	if err := w.Seed(ctx, e.emuURL, 5000); err != nil {
 		return nil, err
 	}
-	if err := store.CreateTables(ctx, e.ddb, policyTable, auditTable); err != nil {
+	if err := dynamo.CreateTables(ctx, e.ddb, policyTable, auditTable); err != nil {
 		return nil, err
 	}
-	st := store.NewDynamo(e.ddb, store.Options{PolicyTable: policyTable, AuditTable: auditTable, Retention: 400 * 24 * time.Hour})
-	if err := st.PutPolicy(ctx, store.DefaultPolicyID, p, "keysweep-bench"); err != nil {
+	st := dynamo.New(e.ddb, dynamo.Options{PolicyTable: policyTable, AuditTable: auditTable, Retention: 400 * 24 * time.Hour})
+	if err := st.PutPolicy(ctx, domain.DefaultPolicyID, p, "keysweep-bench"); err != nil {
 		return nil, err
 	}
 	if o.preReport {

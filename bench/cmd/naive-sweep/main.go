@@ -29,8 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/keysweep/keysweep/awsconf"
-	"github.com/keysweep/keysweep/awsiam"
+	"github.com/keysweep/keysweep/internal/awsconf"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 	"github.com/keysweep/keysweep/policy"
 )
 

@@ -1,7 +1,7 @@
 // Command sweep-memjournal is a diagnostic for the benchmark: it runs the
-// sweeper handler exactly as `keysweep sweep` does (app.Sweeper, the same
+// sweeper handler exactly as `keysweep sweep` does (lambda.Sweeper, the same
 // engine, provider, SDK and retryer, reading IAM through AWS_ENDPOINT_URL)
-// but keeps the audit trail in memory (store.Mem) instead of DynamoDB.
+// but keeps the audit trail in memory (mem.Journal) instead of DynamoDB.
 //
 // The emulator's DynamoDB copies a whole table on every TransactWriteItems,
 // so on a large account it, not IAM, sets the pace of acting; this run
@@ -20,11 +20,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keysweep/keysweep/app"
-	"github.com/keysweep/keysweep/awsiam"
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/journal/mem"
+	"github.com/keysweep/keysweep/internal/keystore/awsiam"
+	"github.com/keysweep/keysweep/internal/lambda"
+	"github.com/keysweep/keysweep/internal/trigger"
+	"github.com/keysweep/keysweep/internal/wiring"
 	"github.com/keysweep/keysweep/policy"
-	"github.com/keysweep/keysweep/store"
-	"github.com/keysweep/keysweep/sweep"
 )
 
 func main() {
@@ -48,13 +51,13 @@ func run(ctx context.Context, file string, noReport bool) error {
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", file, err)
 	}
-	cfg := app.Config{PolicyTable: "unused", AuditTable: "unused", Retention: 400 * 24 * time.Hour}
-	d, err := app.NewDeps(ctx, cfg, awsiam.Options{NoReport: noReport})
+	cfg := wiring.Config{PolicyTable: "unused", AuditTable: "unused", Retention: 400 * 24 * time.Hour}
+	d, err := wiring.NewDeps(ctx, cfg, awsiam.Options{NoReport: noReport})
 	if err != nil {
 		return err
 	}
-	h := &app.Sweeper{Engine: &sweep.Engine{Provider: d.Provider, Journal: store.NewMem()}, Policy: p, ManualKind: "cli"}
-	sum, err := h.Run(ctx, app.SweepEvent{Kind: "manual"})
+	h := &lambda.Sweeper{Targets: []engine.Target{{Name: domain.DefaultTarget, Engine: &engine.Engine{Store: d.Store, Journal: mem.New()}}}, Policy: p, ManualKind: "cli"}
+	sum, err := h.Run(ctx, trigger.Event{Kind: "manual"})
 	if sum != nil {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

@@ -335,3 +335,27 @@ func (d *Journal) records(ctx context.Context, in *dynamodb.QueryInput) ([]domai
 	})
 	return recs, err
 }
+
+// RecentByUser returns the user's latest n records, newest first.
+func (d *Journal) RecentByUser(ctx context.Context, account, user string, n int) ([]domain.Record, error) {
+	out, err := d.client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 d.table(),
+		IndexName:                 aws.String("byUser"),
+		KeyConditionExpression:    aws.String("userKey = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(userKey(account, user))},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(n)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latest records of user %s in %s: %w", user, account, err)
+	}
+	recs := make([]domain.Record, 0, len(out.Items))
+	for _, item := range out.Items {
+		var rec domain.Record
+		if err := unmarshalItem(item, &rec); err != nil {
+			return nil, fmt.Errorf("decode record of user %s: %w", user, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}

@@ -228,3 +228,13 @@ func (m *Journal) Tamper(id string, f func(recs map[string]*domain.Record)) {
 		}
 	}
 }
+
+// RecentByUser: see the DynamoDB journal.
+func (m *Journal) RecentByUser(ctx context.Context, account, user string, n int) ([]domain.Record, error) {
+	recs, _ := m.ByUser(ctx, account, user)
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].At.After(recs[j].At) })
+	if len(recs) > n {
+		recs = recs[:n]
+	}
+	return recs, nil
+}

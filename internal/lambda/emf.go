@@ -1,0 +1,102 @@
+package lambda
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/keysweep/keysweep/internal/domain"
+	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/fanout"
+)
+
+// MetricsNamespace is the CloudWatch namespace of keysweep's metrics.
+const MetricsNamespace = "keysweep"
+
+// emfMetrics maps metric names to run counters.
+var emfMetrics = []struct{ name, counter string }{
+	{"KeysEvaluated", domain.CountEvaluated},
+	{"KeysExempt", domain.CountExempt},
+	{"KeysDeactivated", domain.CountDeactivated},
+	{"KeysDeleted", domain.CountDeleted},
+	{"KeysGone", domain.CountGone},
+	{"KeysKeptOnRecheck", domain.CountKept},
+	{"KeysAlreadyInactive", domain.CountAlreadyInactive},
+	{"KeysMarkedDue", domain.CountMarkedDue},
+	{"Errors", domain.CountErrors},
+}
+
+// EMFLine renders a run summary as one CloudWatch Embedded Metric Format
+// record: CloudWatch Logs turns it into metrics with no API call.
+func EMFLine(sum *engine.Summary, at time.Time) ([]byte, error) {
+	metrics := make([]map[string]string, 0, len(emfMetrics))
+	doc := map[string]any{}
+	for _, m := range emfMetrics {
+		metrics = append(metrics, map[string]string{"Name": m.name, "Unit": "Count"})
+		doc[m.name] = sum.Counts[m.counter]
+	}
+	mode := string(sum.Mode)
+	if mode == "" {
+		mode = "none"
+	}
+	doc["Mode"] = mode
+	doc["Outcome"] = sum.Outcome
+	doc["Target"] = sum.Target
+	doc["RunId"] = sum.RunID
+	doc["_aws"] = map[string]any{
+		"Timestamp": at.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  MetricsNamespace,
+			"Dimensions": [][]string{{"Mode"}},
+			"Metrics":    metrics,
+		}},
+	}
+	return json.Marshal(doc)
+}
+
+func (s *Sweeper) emitMetrics(sum *engine.Summary) {
+	if s.Metrics == nil || sum.Duplicate {
+		return
+	}
+	line, err := EMFLine(sum, time.Now())
+	if err != nil {
+		s.log().Error("metrics", "err", err)
+		return
+	}
+	fmt.Fprintf(s.Metrics, "%s\n", line)
+}
+
+// emitAccountMetrics writes an organization account's result as metrics:
+// AccountRunsFailed and AccountRunsBlocked, which the template's alarms
+// watch (an organization run must not hide a failed or blocked account).
+func emitAccountMetrics(w io.Writer, out fanout.Swept) {
+	if w == nil || out.Recorded == nil || out.Duplicate {
+		return
+	}
+	failed, blocked := 0, 0
+	switch {
+	case out.Recorded.Status == domain.AccountFailed:
+		failed = 1
+	case out.Recorded.Outcome == domain.RunBlocked:
+		blocked = 1
+	}
+	doc := map[string]any{
+		"AccountRunsFailed": failed, "AccountRunsBlocked": blocked,
+		"Account": out.Message.AccountID, "OrgRunId": out.Message.OrgRunID, "Outcome": out.Recorded.Outcome,
+		"_aws": map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  MetricsNamespace,
+				"Dimensions": [][]string{{}},
+				"Metrics": []map[string]string{
+					{"Name": "AccountRunsFailed", "Unit": "Count"},
+					{"Name": "AccountRunsBlocked", "Unit": "Count"},
+				},
+			}},
+		},
+	}
+	if line, err := json.Marshal(doc); err == nil {
+		fmt.Fprintf(w, "%s\n", line)
+	}
+}

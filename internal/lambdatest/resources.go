@@ -1,0 +1,151 @@
+package lambdatest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// tableSchemaProps are the table properties that shape what the code can
+// read and write: they are created as the template says. Capacity and
+// encryption settings mean nothing locally; every local table is on
+// demand.
+var tableSchemaProps = []string{"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes"}
+
+// makeTable creates the table with the template's key schema and indexes,
+// and turns on TTL as the template does.
+func (s *Stack) makeTable(ctx context.Context, id string, res Resource) (*physical, error) {
+	resolved, err := s.r.resolve(ctx, res.Properties)
+	if err != nil {
+		return nil, err
+	}
+	props := asMap(resolved)
+	name, err := s.physicalName(ctx, id, props, "TableName")
+	if err != nil {
+		return nil, err
+	}
+	schema := map[string]any{}
+	for _, k := range tableSchemaProps {
+		if v, ok := props[k]; ok {
+			schema[k] = v
+		}
+	}
+	for _, gsi := range asList(schema["GlobalSecondaryIndexes"]) {
+		delete(asMap(gsi), "ProvisionedThroughput")
+	}
+	in := &dynamodb.CreateTableInput{}
+	if err := decodeStrict(schema, in); err != nil {
+		return nil, fmt.Errorf("table schema: %w", err)
+	}
+	in.TableName, in.BillingMode = aws.String(name), ddbtypes.BillingModePayPerRequest
+
+	var arn string
+	out, err := s.ddb.CreateTable(ctx, in)
+	var inUse *ddbtypes.ResourceInUseException
+	switch {
+	case errors.As(err, &inUse):
+		desc, err := s.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+		if err != nil {
+			return nil, fmt.Errorf("describe table %s: %w", name, err)
+		}
+		arn = aws.ToString(desc.Table.TableArn)
+	case err != nil:
+		return nil, fmt.Errorf("create table %s: %w", name, err)
+	default:
+		arn = aws.ToString(out.TableDescription.TableArn)
+		if err := s.enableTTL(ctx, name, asMap(props["TimeToLiveSpecification"])); err != nil {
+			return nil, err
+		}
+	}
+	return &physical{ref: name, attrs: map[string]string{"Arn": arn}}, nil
+}
+
+func (s *Stack) enableTTL(ctx context.Context, table string, spec map[string]any) error {
+	if str(spec["Enabled"]) != "true" {
+		return nil
+	}
+	_, err := s.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
+			AttributeName: aws.String(str(spec["AttributeName"])),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable ttl on %s: %w", table, err)
+	}
+	return nil
+}
+
+// makeQueue creates the queue with the template's properties as its
+// attributes (CloudFormation's property names are SQS's attribute names;
+// a policy such as RedrivePolicy is passed as JSON).
+func (s *Stack) makeQueue(ctx context.Context, id string, res Resource) (*physical, error) {
+	resolved, err := s.r.resolve(ctx, res.Properties)
+	if err != nil {
+		return nil, err
+	}
+	props := asMap(resolved)
+	name, err := s.physicalName(ctx, id, props, "QueueName")
+	if err != nil {
+		return nil, err
+	}
+	if _, named := props["QueueName"]; !named && str(props["FifoQueue"]) == "true" {
+		name += ".fifo"
+	}
+	attrs := map[string]string{}
+	for k, v := range props {
+		switch k {
+		case "QueueName", "Tags":
+			continue
+		}
+		if sv, ok := v.(string); ok {
+			attrs[k] = sv
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("queue attribute %s: %w", k, err)
+		}
+		attrs[k] = string(raw)
+	}
+	out, err := s.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return nil, fmt.Errorf("create queue %s: %w", name, err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	got, err := s.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       out.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s arn: %w", name, err)
+	}
+	arn := got.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+	return &physical{ref: url, attrs: map[string]string{"Arn": arn, "QueueName": name, "QueueUrl": url}}, nil
+}
+
+// decodeStrict fills dst from v through JSON, refusing fields dst lacks,
+// so that a template property the local stack would drop is an error.
+func decodeStrict(v, dst any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
