@@ -21,6 +21,9 @@ const (
 	EnvRetentionDays   = "AUDIT_RETENTION_DAYS"
 	EnvSweeperFunction = "SWEEPER_FUNCTION"
 	EnvBulkTagReads    = "KEYSWEEP_BULK_TAGS"
+	// EnvReportBucket names the bucket the sweeper writes the posture
+	// report to after each scheduled run; empty: no report.
+	EnvReportBucket = "REPORT_BUCKET"
 )
 
 // DefaultRetentionDays is the audit records' default lifetime.
@@ -38,16 +41,20 @@ type Config struct {
 	// Targets are the key stores swept besides the AWS account the
 	// deployment runs in.
 	Targets []TargetConfig
+	// ReportBucket is where the sweeper writes the posture report after
+	// each scheduled run; empty: nowhere.
+	ReportBucket string
 }
 
 // ConfigFromEnv reads Config from the environment.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		PolicyTable: os.Getenv(EnvPolicyTable),
-		AuditTable:  os.Getenv(EnvAuditTable),
-		PolicyID:    os.Getenv(EnvPolicyID),
-		Retention:   DefaultRetentionDays * 24 * time.Hour,
-		BulkTags:    os.Getenv(EnvBulkTagReads) == "true",
+		PolicyTable:  os.Getenv(EnvPolicyTable),
+		AuditTable:   os.Getenv(EnvAuditTable),
+		PolicyID:     os.Getenv(EnvPolicyID),
+		Retention:    DefaultRetentionDays * 24 * time.Hour,
+		BulkTags:     os.Getenv(EnvBulkTagReads) == "true",
+		ReportBucket: os.Getenv(EnvReportBucket),
 	}
 	if c.PolicyID == "" {
 		c.PolicyID = domain.DefaultPolicyID

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/keysweep/keysweep/internal/httpapi"
 	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 	"github.com/keysweep/keysweep/internal/lambda"
+	"github.com/keysweep/keysweep/internal/report"
 )
 
 // fromEnv reads the configuration and builds the clients, or exits: a
@@ -50,8 +52,19 @@ func (d *Deps) Engine(logger *slog.Logger) *engine.Engine {
 func Sweeper() func(context.Context, json.RawMessage) (*lambda.Summary, error) {
 	logger := functionLogger()
 	d := fromEnv(logger)
-	h := &lambda.Sweeper{Targets: d.Targets(logger), Policies: d.Journal, Logger: logger, Metrics: os.Stdout}
+	h := &lambda.Sweeper{Targets: d.Targets(logger), Policies: d.Journal, Logger: logger, Metrics: os.Stdout, Reports: d.Reports()}
 	return h.Handle
+}
+
+// Reports writes the posture report to the configured bucket after each
+// scheduled run; nil when no bucket is configured.
+func (d *Deps) Reports() *lambda.Reports {
+	if d.Config.ReportBucket == "" {
+		return nil
+	}
+	// An endpoint on an IP address (a local emulator) gets path-style
+	// addresses from the SDK itself; S3 proper, virtual-hosted ones.
+	return &lambda.Reports{S3: report.NewS3API(s3.NewFromConfig(d.AWS)), Bucket: d.Config.ReportBucket, Activity: d.Journal}
 }
 
 // API returns the API function's handler.
