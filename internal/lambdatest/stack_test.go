@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
@@ -22,15 +23,17 @@ import (
 
 // fakeAWS records what the stack creates, offline.
 type fakeAWS struct {
-	tables map[string]*dynamodb.CreateTableInput
-	ttl    map[string]string
-	queues map[string]map[string]string
+	tables  map[string]*dynamodb.CreateTableInput
+	ttl     map[string]string
+	queues  map[string]map[string]string
+	buckets []string
 }
 
 var (
 	_ dynamoAPI = (*fakeAWS)(nil)
 	_ sqsAPI    = (*fakeAWS)(nil)
 	_ stsAPI    = (*fakeAWS)(nil)
+	_ s3API     = (*fakeAWS)(nil)
 )
 
 func newFakeAWS() *fakeAWS {
@@ -63,6 +66,11 @@ func (f *fakeAWS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttribut
 	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": "arn:aws:sqs:us-east-1:123456789012:" + name}}, nil
 }
 
+func (f *fakeAWS) CreateBucket(_ context.Context, in *s3.CreateBucketInput, _ ...func(*s3.Options)) (*s3.CreateBucketOutput, error) {
+	f.buckets = append(f.buckets, aws.ToString(in.Bucket))
+	return &s3.CreateBucketOutput{}, nil
+}
+
 func (f *fakeAWS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 	return &sts.GetCallerIdentityOutput{Account: aws.String("123456789012")}, nil
 }
@@ -83,7 +91,7 @@ func repoTemplate(t *testing.T) *Template {
 func fakeStack(t *testing.T, opts StackOptions) (*Stack, *fakeAWS) {
 	t.Helper()
 	f := newFakeAWS()
-	s, err := newStack(t.Context(), repoTemplate(t), opts, "us-east-1", f, f, f)
+	s, err := newStack(t.Context(), repoTemplate(t), opts, "us-east-1", awsAPIs{f, f, f, f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +129,8 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	tables := "POLICY_TABLE,AUDIT_TABLE,AUDIT_RETENTION_DAYS"
 	sorted := func(s string) string { l := strings.Split(s, ","); sort.Strings(l); return strings.Join(l, ",") }
 	want := map[string]string{
-		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS"),
-		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS"),
+		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_TARGETS,REPORT_BUCKET"),
+		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS,KEYSWEEP_TARGETS"),
 		"DispatcherFunction": "keysweep-local-DispatcherFunction 5m0s bootstrap provided.al2023 arm64 " + sorted(tables+",ACCOUNT_QUEUE_URL"),
 		"WorkerFunction": "keysweep-local-WorkerFunction 15m0s bootstrap provided.al2023 arm64 " +
 			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL,KEYSWEEP_BULK_TAGS"),
@@ -182,7 +190,8 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400", "KEYSWEEP_BULK_TAGS": "false"}
+	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400", "KEYSWEEP_BULK_TAGS": "false",
+		"KEYSWEEP_TARGETS": "[]", "REPORT_BUCKET": ""}
 	if diff := cmp.Diff(want, fn.Env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
 	}
@@ -191,5 +200,36 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 	}
 	if fn.Timeout != 900*time.Second {
 		t.Errorf("timeout %s, want the template's SweeperTimeout default", fn.Timeout)
+	}
+}
+
+// TestReportBucketAndTargets: with ReportBucket=true the stack makes the
+// report bucket and the sweeper is told its name; Targets reaches the
+// sweeper and the API as KEYSWEEP_TARGETS; by default there is no bucket.
+func TestReportBucketAndTargets(t *testing.T) {
+	targets := `[{"name":"otc","provider":"huawei","secretArn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:otc-AbCdEf"}]`
+	s, f := fakeStack(t, StackOptions{Parameters: map[string]string{"ReportBucket": "true", "Targets": targets}})
+	sweeper, err := s.Function(t.Context(), "SweeperFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := s.Function(t.Context(), "ApiFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"sweeper REPORT_BUCKET": sweeper.Env["REPORT_BUCKET"], "sweeper KEYSWEEP_TARGETS": sweeper.Env["KEYSWEEP_TARGETS"],
+		"api KEYSWEEP_TARGETS": api.Env["KEYSWEEP_TARGETS"], "buckets": strings.Join(f.buckets, ",")}
+	want := map[string]string{"sweeper REPORT_BUCKET": "keysweep-local-reportsbucket", "sweeper KEYSWEEP_TARGETS": targets,
+		"api KEYSWEEP_TARGETS": targets, "buckets": "keysweep-local-reportsbucket"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, ok := api.Env["REPORT_BUCKET"]; ok {
+		t.Error("the API is told the report bucket; only the sweeper writes reports")
+	}
+
+	s, f = fakeStack(t, StackOptions{})
+	if sweeper, err = s.Function(t.Context(), "SweeperFunction"); err != nil || sweeper.Env["REPORT_BUCKET"] != "" || len(f.buckets) != 0 {
+		t.Errorf("by default: %v, REPORT_BUCKET %q, buckets %v; want none", err, sweeper.Env["REPORT_BUCKET"], f.buckets)
 	}
 }
