@@ -69,6 +69,18 @@ func TestTemplateReportBucket(t *testing.T) {
 	}})
 	api := cfntemplate.Statements(t, cfntemplate.Dig(t, res, "ApiFunction", "Properties", "Policies"))
 	cfntemplate.OnlyGrants(t, "ApiFunction", api, "s3", nil)
+	// The report's history is the journal's Activity: one scan of the
+	// audit table, which the sweeper may make only when it writes reports.
+	var scans []cfntemplate.Grant
+	for _, st := range sweeper {
+		if slices.Contains(st.Actions, "dynamodb:Scan") {
+			scans = append(scans, cfntemplate.Grant{Actions: st.Actions, Resources: st.Resources, If: st.If})
+		}
+	}
+	wantScans := []cfntemplate.Grant{{Actions: []string{"dynamodb:Scan"}, Resources: []string{"AuditTable.Arn"}, If: "CreatesReportBucket"}}
+	if diff := cmp.Diff(wantScans, scans); diff != "" {
+		t.Errorf("sweeper's scans (-want +got):\n%s", diff)
+	}
 	env := map[string]any{"Fn::If": []any{"CreatesReportBucket", "ReportsBucket", ""}}
 	if diff := cmp.Diff(env, cfntemplate.Dig(t, res, "SweeperFunction", "Properties", "Environment", "Variables", wiring.EnvReportBucket)); diff != "" {
 		t.Errorf("sweeper %s (-want +got):\n%s", wiring.EnvReportBucket, diff)
