@@ -109,6 +109,12 @@ type Journal interface {
 // Clock tells the time; time.Now by default.
 type Clock func() time.Time
 
+// ChainChecker is an optional Journal ability: the scope's last finished
+// run, whose keys' hash chains the next run checks.
+type ChainChecker interface {
+	LastRun(ctx context.Context, scope string) (string, error)
+}
+
 // RecentByUser is an optional Journal ability: an owner's latest records,
 // newest first. The engine uses it to find the ids of an exempt owner's
 // keys from its own records rather than ask the key store each run.

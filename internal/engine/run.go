@@ -71,6 +71,7 @@ func (s *sweepRun) sweep() (*Result, error) {
 		return s.finish(domain.RunFailed, err)
 	}
 	s.markCrashed()
+	s.verifyLastRun()
 	if err := s.e.settle(s.work, s.book, &s.run); err != nil {
 		s.t.fail(err.Error())
 		s.log.Error("settle intents", "err", err)
