@@ -121,3 +121,9 @@ type ChainChecker interface {
 type RecentByUser interface {
 	RecentByUser(ctx context.Context, account, user string, n int) ([]domain.Record, error)
 }
+
+// Archiver keeps a run's records where no one can rewrite them (an S3
+// bucket with Object Lock): optional. Export returns where they are.
+type Archiver interface {
+	Export(ctx context.Context, run domain.Run, recs []domain.Record) (string, error)
+}
