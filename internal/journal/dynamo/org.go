@@ -153,7 +153,6 @@ func (d *Journal) RecordAccount(ctx context.Context, orgRunID string, res domain
 	return nil, fmt.Errorf("record account %s in organization run %s: item kept changing", res.Account, orgRunID)
 }
 
-
 func (d *Journal) accountResult(ctx context.Context, orgRunID, account string) (*domain.AccountResult, error) {
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      d.table(),
