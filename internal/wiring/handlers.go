@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keysweep/keysweep/internal/archive"
 	"github.com/keysweep/keysweep/internal/engine"
 	"github.com/keysweep/keysweep/internal/fanout"
 	"github.com/keysweep/keysweep/internal/httpapi"
@@ -45,7 +46,15 @@ func functionLogger() *slog.Logger {
 
 // Engine is the default target's engine on these clients.
 func (d *Deps) Engine(logger *slog.Logger) *engine.Engine {
-	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger}
+	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger, Archive: d.archiver()}
+}
+
+// archiver is the write-once archive of runs, when one is configured.
+func (d *Deps) archiver() engine.Archiver {
+	if d.Config.ArchiveBucket == "" {
+		return nil
+	}
+	return &archive.Archive{API: s3.NewFromConfig(d.AWS), Bucket: d.Config.ArchiveBucket, Retention: d.Config.ArchiveRetention}
 }
 
 // Sweeper returns the sweeper function's handler.
@@ -148,7 +157,7 @@ func (d *Deps) Targets(logger *slog.Logger) []engine.Target {
 			if err != nil {
 				return nil, err
 			}
-			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger}, nil
+			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger, Archive: d.archiver()}, nil
 		}})
 	}
 	return out
