@@ -74,7 +74,7 @@ $(CHECKOV_VENV)/.stamp: requirements-checkov.txt
 
 # checkov judges a template by its parameters' defaults and leaves out every
 # resource whose Condition is then false: organization mode, the API Gateway
-# logging role, the report bucket and the optional policies would never be
+# logging role, the report and archive buckets and the optional policies would never be
 # scanned. So it
 # scans each template as it is and a copy with those defaults turned on
 # (ALL_ON), and then checks that every resource it should judge was judged.
@@ -83,6 +83,7 @@ ALL_ON_TEMPLATE := -e '/^  OrganizationMode:$$/,/^    Default:/s/Default: "false
 	-e '/^  BulkTagReads:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
 	-e '/^  ProtectedPaths:$$/,/^    Default:/s|Default: ""|Default: "/breakglass/"|' \
 	-e '/^  ReportBucket:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
+	-e '/^  AuditArchive:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
 	-e '/^  TargetSecretArns:$$/,/^    Default:/s|Default: ""|Default: "arn:aws:secretsmanager:us-east-1:111122223333:secret:keysweep/otc-AbCdEf"|'
 ALL_ON_MEMBER := -e '/^  BulkTagReads:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
 	-e '/^  ProtectedPaths:$$/,/^    Default:/s|Default: ""|Default: "/breakglass/"|' \
@@ -93,7 +94,7 @@ checkov: venv-checkov ## checkov on both templates, offline; fails on any findin
 	sed $(ALL_ON_TEMPLATE) template.yaml > $(CHECKOV_OUT)/all-on/template.yaml
 	sed $(ALL_ON_MEMBER) templates/member-role.yaml > $(CHECKOV_OUT)/all-on/member-role.yaml
 	@# Every default meant to be turned on was: a renamed parameter fails here.
-	test "$$(diff template.yaml $(CHECKOV_OUT)/all-on/template.yaml | grep -c '^>')" = 6
+	test "$$(diff template.yaml $(CHECKOV_OUT)/all-on/template.yaml | grep -c '^>')" = 7
 	test "$$(diff templates/member-role.yaml $(CHECKOV_OUT)/all-on/member-role.yaml | grep -c '^>')" = 3
 	@echo "checkov: the templates as they are (findings only)"
 	$(CHECKOV_RUN) --compact --quiet -f template.yaml -f templates/member-role.yaml

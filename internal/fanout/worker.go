@@ -64,8 +64,11 @@ type Worker struct {
 	// Engine, when set, returns the engine for a member account's provider
 	// (tests tune clocks and margins); by default a plain Engine.
 	Engine func(p engine.KeyStore) *engine.Engine
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Archive, when set, keeps each member account's run records in
+	// write-once storage too.
+	Archive engine.Archiver
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Swept is what became of one message.
@@ -192,7 +195,7 @@ func (w *Worker) Sweep(ctx context.Context, msg Message, receive int) Swept {
 	if perr != nil {
 		req.Policy = nil
 	}
-	eng := &engine.Engine{Store: prov, Journal: w.Journal, Now: w.Now, Logger: log}
+	eng := &engine.Engine{Store: prov, Journal: w.Journal, Now: w.Now, Logger: log, Archive: w.Archive}
 	if w.Engine != nil {
 		eng = w.Engine(prov)
 	}

@@ -2,6 +2,7 @@ package lambda_test
 
 import (
 	"bufio"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,46 @@ func TestRunsAreArchivedWriteOnce(t *testing.T) {
 	_, err = client.DeleteObject(e.ctx(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: obj.VersionId})
 	if err == nil {
 		t.Error("a locked archived run was deleted")
+	}
+}
+
+// TestRevocationsAreArchived: a deployment told the archive bucket
+// (AUDIT_ARCHIVE_BUCKET, as the template sets it) archives a revocation's
+// records through the API too, and says where.
+func TestRevocationsAreArchived(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice", "/", nil)
+	id := e.key("alice", 10, 0)
+	e.putPolicy(enforce)
+	client := s3.NewFromConfig(e.emu.Config(t), func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := "keysweep-archive-api-" + strings.ToLower(e.now.Format("150405000000"))
+	if _, err := client.CreateBucket(e.ctx(), &s3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	e.deps.Config.ArchiveBucket, e.deps.Config.ArchiveRetention = bucket, 24*time.Hour
+	a, _ := e.api()
+	an := call(t, a, fixture(t, "api-revoke-key.json", id))
+	if an.status != http.StatusOK || an.str("outcome") != "done" {
+		t.Fatalf("answer %d: %s", an.status, an.raw)
+	}
+	prefix := "records archived to s3://" + bucket + "/runs/"
+	i := strings.Index(an.raw, prefix)
+	if i < 0 {
+		t.Fatalf("answer %s does not name the archive", an.raw)
+	}
+	rest := an.raw[i+len("records archived to s3://"+bucket+"/"):]
+	key := rest[:strings.Index(rest, "?versionId=")]
+	obj, err := client.GetObject(e.ctx(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("archived revocation %s: %v", key, err)
+	}
+	defer obj.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(obj.Body)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if obj.ObjectLockMode != types.ObjectLockModeCompliance || len(lines) != 3 || !strings.Contains(lines[1], id) || !strings.Contains(lines[2], `"result":"done"`) {
+		t.Errorf("archive %s: lock %s, lines %q; want the revocation, its intent and outcome, locked", key, obj.ObjectLockMode, lines)
 	}
 }

@@ -64,11 +64,11 @@ func TestTemplateReportBucket(t *testing.T) {
 	}
 
 	sweeper := cfntemplate.Statements(t, cfntemplate.Dig(t, res, "SweeperFunction", "Properties", "Policies"))
-	cfntemplate.OnlyGrants(t, "SweeperFunction", sweeper, "s3", []cfntemplate.Grant{{
+	cfntemplate.OnlyGrants(t, "SweeperFunction", sweeper, "s3", []cfntemplate.Grant{archiveGrant, {
 		Actions: []string{"s3:PutObject", "s3:GetObject"}, Resources: []string{"${ReportsBucket.Arn}/reports/*"}, If: "CreatesReportBucket",
 	}})
 	api := cfntemplate.Statements(t, cfntemplate.Dig(t, res, "ApiFunction", "Properties", "Policies"))
-	cfntemplate.OnlyGrants(t, "ApiFunction", api, "s3", nil)
+	cfntemplate.OnlyGrants(t, "ApiFunction", api, "s3", []cfntemplate.Grant{archiveGrant})
 	// The report's history is the journal's Activity: one scan of the
 	// audit table, which the sweeper may make only when it writes reports.
 	var scans []cfntemplate.Grant

@@ -2,6 +2,7 @@ package lambdatest
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,8 @@ type fakeAWS struct {
 	ttl     map[string]string
 	queues  map[string]map[string]string
 	buckets []string
+	// locks are the buckets' default retentions, "MODE days".
+	locks map[string]string
 }
 
 var (
@@ -37,7 +40,7 @@ var (
 )
 
 func newFakeAWS() *fakeAWS {
-	return &fakeAWS{tables: map[string]*dynamodb.CreateTableInput{}, ttl: map[string]string{}, queues: map[string]map[string]string{}}
+	return &fakeAWS{tables: map[string]*dynamodb.CreateTableInput{}, ttl: map[string]string{}, queues: map[string]map[string]string{}, locks: map[string]string{}}
 }
 
 func (f *fakeAWS) CreateTable(_ context.Context, in *dynamodb.CreateTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
@@ -69,6 +72,12 @@ func (f *fakeAWS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttribut
 func (f *fakeAWS) CreateBucket(_ context.Context, in *s3.CreateBucketInput, _ ...func(*s3.Options)) (*s3.CreateBucketOutput, error) {
 	f.buckets = append(f.buckets, aws.ToString(in.Bucket))
 	return &s3.CreateBucketOutput{}, nil
+}
+
+func (f *fakeAWS) PutObjectLockConfiguration(_ context.Context, in *s3.PutObjectLockConfigurationInput, _ ...func(*s3.Options)) (*s3.PutObjectLockConfigurationOutput, error) {
+	r := in.ObjectLockConfiguration.Rule.DefaultRetention
+	f.locks[aws.ToString(in.Bucket)] = fmt.Sprintf("%s %d", r.Mode, aws.ToInt32(r.Days))
+	return &s3.PutObjectLockConfigurationOutput{}, nil
 }
 
 func (f *fakeAWS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
@@ -129,11 +138,11 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	tables := "POLICY_TABLE,AUDIT_TABLE,AUDIT_RETENTION_DAYS"
 	sorted := func(s string) string { l := strings.Split(s, ","); sort.Strings(l); return strings.Join(l, ",") }
 	want := map[string]string{
-		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_TARGETS,REPORT_BUCKET"),
-		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS,KEYSWEEP_TARGETS"),
+		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_TARGETS,REPORT_BUCKET,AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"),
+		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS,KEYSWEEP_TARGETS,AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"),
 		"DispatcherFunction": "keysweep-local-DispatcherFunction 5m0s bootstrap provided.al2023 arm64 " + sorted(tables+",ACCOUNT_QUEUE_URL"),
 		"WorkerFunction": "keysweep-local-WorkerFunction 15m0s bootstrap provided.al2023 arm64 " +
-			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL,KEYSWEEP_BULK_TAGS"),
+			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL,KEYSWEEP_BULK_TAGS,AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
@@ -147,6 +156,7 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 		"POLICY_TABLE": "keysweep-local-PolicyTable", "AUDIT_TABLE": "keysweep-local-AuditTable", "AUDIT_RETENTION_DAYS": "400",
 		"MEMBER_ROLE_NAME": "keysweep-member", "MEMBER_EXTERNAL_ID": "ext-1", "KEYSWEEP_PARTITION": "aws", "MAX_RECEIVES": "3",
 		"ACCOUNT_QUEUE_URL": "http://sqs.local/123456789012/keysweep-local-AccountQueue", "KEYSWEEP_BULK_TAGS": "false",
+		"AUDIT_ARCHIVE_BUCKET": "", "AUDIT_ARCHIVE_DAYS": "400",
 	}
 	if diff := cmp.Diff(wantEnv, worker.Env); diff != "" {
 		t.Errorf("worker environment (-want +got):\n%s", diff)
@@ -191,7 +201,7 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400", "KEYSWEEP_BULK_TAGS": "false",
-		"KEYSWEEP_TARGETS": "[]", "REPORT_BUCKET": ""}
+		"KEYSWEEP_TARGETS": "[]", "REPORT_BUCKET": "", "AUDIT_ARCHIVE_BUCKET": "", "AUDIT_ARCHIVE_DAYS": "400"}
 	if diff := cmp.Diff(want, fn.Env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
 	}
@@ -231,5 +241,30 @@ func TestReportBucketAndTargets(t *testing.T) {
 	s, f = fakeStack(t, StackOptions{})
 	if sweeper, err = s.Function(t.Context(), "SweeperFunction"); err != nil || sweeper.Env["REPORT_BUCKET"] != "" || len(f.buckets) != 0 {
 		t.Errorf("by default: %v, REPORT_BUCKET %q, buckets %v; want none", err, sweeper.Env["REPORT_BUCKET"], f.buckets)
+	}
+}
+
+// TestAuditArchiveBucket: with AuditArchive=true the stack makes the
+// archive bucket with Object Lock and its default retention, and the
+// sweeper, the API and the worker are told its name and the lock's days.
+func TestAuditArchiveBucket(t *testing.T) {
+	s, f := fakeStack(t, StackOptions{Parameters: map[string]string{
+		"AuditArchive": "true", "AuditArchiveDays": "30", "OrganizationMode": "true", "ExternalId": "ext-1",
+	}})
+	got := map[string]string{}
+	for _, id := range []string{"SweeperFunction", "ApiFunction", "WorkerFunction"} {
+		fn, err := s.Function(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[id] = fn.Env["AUDIT_ARCHIVE_BUCKET"] + " " + fn.Env["AUDIT_ARCHIVE_DAYS"]
+	}
+	got["locks"] = fmt.Sprint(f.locks)
+	want := map[string]string{
+		"SweeperFunction": "keysweep-local-auditarchivebucket 30", "ApiFunction": "keysweep-local-auditarchivebucket 30",
+		"WorkerFunction": "keysweep-local-auditarchivebucket 30", "locks": "map[keysweep-local-auditarchivebucket:COMPLIANCE 30]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

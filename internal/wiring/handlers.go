@@ -142,6 +142,7 @@ func Worker() func(context.Context, lambda.SQSEvent) (lambda.SQSEventResponse, e
 		},
 		MaxReceives: maxReceives,
 		Delay:       &fanout.SQSDelayer{API: sqs.NewFromConfig(d.AWS), URL: queueURL},
+		Archive:     d.archiver(),
 		Logger:      logger,
 	}}
 	return w.HandleSQS
