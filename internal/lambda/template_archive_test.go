@@ -97,7 +97,9 @@ func TestTemplateAuditArchive(t *testing.T) {
 	cfntemplate.OnlyGrants(t, "WorkerAuditArchivePolicy", worker, "s3", []cfntemplate.Grant{archiveGrant})
 	role := cfntemplate.AttachedStatements(t, res, "WorkerRole")
 	for _, st := range role {
-		if st.Effect == "Allow" && slices.ContainsFunc(st.Actions, func(a string) bool { return a == "s3:*" || a == "s3:DeleteObject" || a == "s3:PutBucketObjectLockConfiguration" }) {
+		if st.Effect == "Allow" && slices.ContainsFunc(st.Actions, func(a string) bool {
+			return a == "s3:*" || a == "s3:DeleteObject" || a == "s3:PutBucketObjectLockConfiguration"
+		}) {
 			t.Errorf("WorkerRole: %s grants %v", st.Sid, st.Actions)
 		}
 	}
