@@ -38,6 +38,8 @@ type Config struct {
 	// Targets are the key stores swept besides the AWS account the
 	// deployment runs in.
 	Targets []TargetConfig
+	// Notices are the channels that tell people (notifier.go).
+	Notices NoticeConfig
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -64,6 +66,9 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	c.Targets = targets
+	if c.Notices, err = NoticeConfigFromEnv(); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 

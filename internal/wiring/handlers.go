@@ -43,7 +43,7 @@ func functionLogger() *slog.Logger {
 
 // Engine is the default target's engine on these clients.
 func (d *Deps) Engine(logger *slog.Logger) *engine.Engine {
-	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger}
+	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger, Notifier: d.Notifier}
 }
 
 // Sweeper returns the sweeper function's handler.
@@ -135,7 +135,7 @@ func (d *Deps) Targets(logger *slog.Logger) []engine.Target {
 			if err != nil {
 				return nil, err
 			}
-			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger}, nil
+			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger, Notifier: d.Notifier}, nil
 		}})
 	}
 	return out
