@@ -47,6 +47,18 @@ type Sweeper struct {
 type Summary struct {
 	engine.Summary
 	Targets []*engine.Summary `json:"targets,omitempty"`
+	// Report locates the run's report (a URL or an s3:// URI) when one
+	// was written; the team's run summary links it.
+	Report string `json:"report,omitempty"`
+}
+
+// ran is one target's finished run, kept to announce it once the answer
+// (and its report) is complete.
+type ran struct {
+	eng *engine.Engine
+	res *engine.Result
+	p   *policy.Policy
+	sum *engine.Summary
 }
 
 func (s *Sweeper) log() *slog.Logger {
@@ -83,10 +95,14 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 		return nil, err
 	}
 	sums := make([]*engine.Summary, len(targets))
+	runs := make([]ran, len(targets))
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		wg.Go(func() { sums[i], errs[i] = s.runTarget(ctx, t, i == 0 && t.Name == s.Targets[0].Name, ev) })
+		wg.Go(func() {
+			runs[i], errs[i] = s.runTarget(ctx, t, i == 0 && t.Name == s.Targets[0].Name, ev)
+			sums[i] = runs[i].sum
+		})
 	}
 	wg.Wait()
 	ran := false
@@ -109,7 +125,25 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 		}
 		out.Targets = append(out.Targets, sum)
 	}
+	// Last, once the answer is complete (with its report): the team's
+	// run summaries, and the notices' metric.
+	s.announce(ctx, runs, out.Report)
 	return out, errors.Join(errs...)
+}
+
+// announce publishes each run's summary to the team topic (the engine
+// decides whether the policy and the deployment want it) and emits the
+// NoticesFailed metric of each run that sent notices.
+func (s *Sweeper) announce(ctx context.Context, runs []ran, report string) {
+	for _, r := range runs {
+		if r.eng == nil || r.res == nil || r.res.Duplicate {
+			continue
+		}
+		if err := r.eng.Announce(ctx, r.res, r.p, report); err != nil {
+			s.log().Error("announce run", "run", r.res.Run.RunID, "err", err)
+		}
+		s.emitNoticeMetrics(r.sum)
+	}
 }
 
 // pick returns the targets an event sweeps.
@@ -132,7 +166,7 @@ func (s *Sweeper) pick(name string) ([]Target, error) {
 // runTarget runs one target's sweep. The default target keeps the event's
 // id as it is; the others claim it with their name added, so each target's
 // run is de-duplicated on its own.
-func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigger.Event) (*engine.Summary, error) {
+func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigger.Event) (ran, error) {
 	log := s.log().With("target", t.Name)
 	kind := ev.Kind
 	if kind == "manual" && s.ManualKind != "" {
@@ -145,7 +179,7 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	eng, err := t.Resolve(ctx)
 	if err != nil {
 		log.Error("target unreachable: nothing changed", "err", err)
-		return nil, fmt.Errorf("target %s: %w; nothing changed", t.Name, err)
+		return ran{}, fmt.Errorf("target %s: %w; nothing changed", t.Name, err)
 	}
 	req := engine.Request{
 		Trigger:   domain.Trigger{Kind: kind, Source: ev.Source, EventID: eventID},
@@ -153,7 +187,7 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	}
 	if err := s.checkRunID(ctx, eng, ev); err != nil {
 		log.Error("refused event", "err", err)
-		return nil, err
+		return ran{}, err
 	}
 	if s.Policy != nil {
 		req.Policy, req.PolicySource = s.Policy, engine.SourceFile
@@ -177,17 +211,18 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	}
 	if res == nil {
 		log.Error("sweep failed before its run record", "err", err)
-		return nil, err
+		return ran{}, err
 	}
 	sum := engine.Summarize(res)
 	sum.Target = t.Name
 	s.emitMetrics(sum)
+	r := ran{eng: eng, res: res, p: req.Policy, sum: sum}
 	if err != nil {
 		log.Error("sweep", "run", sum.RunID, "outcome", sum.Outcome, "err", err)
-		return sum, err
+		return r, err
 	}
 	log.Info("sweep", "run", sum.RunID, "outcome", sum.Outcome, "mode", sum.Mode, "counts", sum.Counts)
-	return sum, nil
+	return r, nil
 }
 
 // checkRunID refuses a payload whose runId is not a run the API queued:
