@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -44,6 +45,7 @@ type Stack struct {
 	r         *resolver
 	ddb       dynamoAPI
 	sqs       sqsAPI
+	sns       snsAPI
 	account   string
 	region    string
 	partition string
@@ -67,6 +69,9 @@ type (
 		CreateQueue(ctx context.Context, in *sqs.CreateQueueInput, optFns ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
 		GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 	}
+	snsAPI interface {
+		CreateTopic(ctx context.Context, in *sns.CreateTopicInput, optFns ...func(*sns.Options)) (*sns.CreateTopicOutput, error)
+	}
 	stsAPI interface {
 		GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 	}
@@ -75,10 +80,10 @@ type (
 // NewStack makes a local stack of tmpl in the emulator cfg points at. The
 // account id comes from STS (the emulator's), the region from cfg.
 func NewStack(ctx context.Context, cfg aws.Config, tmpl *Template, opts StackOptions) (*Stack, error) {
-	return newStack(ctx, tmpl, opts, cfg.Region, dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sts.NewFromConfig(cfg))
+	return newStack(ctx, tmpl, opts, cfg.Region, dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg), sts.NewFromConfig(cfg))
 }
 
-func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region string, ddb dynamoAPI, q sqsAPI, st stsAPI) (*Stack, error) {
+func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region string, ddb dynamoAPI, q sqsAPI, tp snsAPI, st stsAPI) (*Stack, error) {
 	if region == "" {
 		return nil, fmt.Errorf("local stack: no AWS region configured")
 	}
@@ -95,7 +100,7 @@ func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region str
 		return nil, fmt.Errorf("local stack: %w", err)
 	}
 	s := &Stack{
-		name: name, envVars: opts.EnvVars, tmpl: tmpl, ddb: ddb, sqs: q,
+		name: name, envVars: opts.EnvVars, tmpl: tmpl, ddb: ddb, sqs: q, sns: tp,
 		account: aws.ToString(id.Account), region: region, partition: partitionOf(region),
 		made: map[string]*physical{},
 	}
@@ -192,6 +197,8 @@ func (s *Stack) resource(ctx context.Context, id string) (*physical, error) {
 		p, err = s.functionResource(ctx, id, res)
 	case typeLogGroup:
 		p, err = s.logGroupResource(ctx, id, res)
+	case typeTopic:
+		p, err = s.makeTopic(ctx, id, res)
 	default:
 		return nil, fmt.Errorf("%w: resource %s of type %s", ErrUnsupported, id, res.Type)
 	}
