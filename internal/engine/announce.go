@@ -65,16 +65,12 @@ func (e *Engine) tellRevoked(ctx context.Context, req RevokeRequest, rev *Revoca
 	if rev.Policy != nil {
 		n.Reason, n.Rule = rev.Policy.Reason, rev.Policy.Rule
 	}
-	var to string
-	var toErr error
-	if t.tells(NoticeRevoked) {
-		to, toErr = t.recipient(book, domain.Owner{Name: k.Owner}, nil)
-	}
+	to := &address{read: func() (string, error) { return t.recipient(book, domain.Owner{Name: k.Owner}, nil) }}
 	base := last
 	base.Result, base.Error = "", ""
 	at := last.At
 	claim := func(channel string) string { return claimOf(NoticeRevoked, channel, at, rev.RevocationID) }
-	for _, d := range t.tellKey(book, book, base, n, &at, claim, to, toErr) {
+	for _, d := range t.tellKey(book, book, base, n, &at, claim, to) {
 		if d.claimed {
 			continue
 		}

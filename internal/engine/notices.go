@@ -239,11 +239,28 @@ func (t *teller) recipient(ctx context.Context, owner domain.Owner, tags map[str
 	return ownerAddress(tags, t.cfg)
 }
 
+// address is an owner's e-mail address, read on first use only: an
+// owner whose notices were all sent before costs no tag read.
+type address struct {
+	read func() (string, error)
+	once bool
+	to   string
+	err  error
+}
+
+func (a *address) get() (string, error) {
+	if !a.once {
+		a.to, a.err = a.read()
+		a.once = true
+	}
+	return a.to, a.err
+}
+
 // tellKey sends a key's notice n to its owner (by e-mail, when the policy
 // tells the owner of its kind) and to the team topic (actions), each
-// claimed as claim says. to and toErr are the owner's address; base is
-// the key's record.
-func (t *teller) tellKey(ctx, book context.Context, base domain.Record, n Notice, due *time.Time, claim func(channel string) string, to string, toErr error) []delivered {
+// claimed as claim says, skipping those claimed before with one read.
+// base is the key's record.
+func (t *teller) tellKey(ctx, book context.Context, base domain.Record, n Notice, due *time.Time, claim func(channel string) string, to *address) []delivered {
 	var out []delivered
 	rec := func(channel, recipient string) domain.Record {
 		r := base
@@ -252,19 +269,26 @@ func (t *teller) tellKey(ctx, book context.Context, base domain.Record, n Notice
 			Status: domain.NoticeSending, Claim: claim(channel)}
 		return r
 	}
-	if t.tells(n.Kind) {
-		r := rec(domain.ChannelEmail, to)
+	// claimed reads whether the notice went out before; a read that fails
+	// leaves it to the claim's own condition.
+	claimed := func(channel string) bool {
+		ok, err := t.j.Claimed(book, base.AccessKeyID, claim(channel))
+		return ok && err == nil
+	}
+	if t.tells(n.Kind) && !claimed(domain.ChannelEmail) {
+		addr, toErr := to.get()
+		r := rec(domain.ChannelEmail, addr)
 		if toErr != nil {
 			r.Notice.Error = toErr.Error()
-			if to == "" {
+			if addr == "" {
 				r.Notice.Status = domain.NoticeFailed
 			} else {
 				r.Notice.Error += "; sent to the fallback address"
 			}
 		}
-		out = append(out, t.deliver(ctx, book, r, func(c context.Context) (string, error) { return t.n.Email(c, to, n) }))
+		out = append(out, t.deliver(ctx, book, r, func(c context.Context) (string, error) { return t.n.Email(c, addr, n) }))
 	}
-	if t.publishes(n.Kind) {
+	if t.publishes(n.Kind) && !claimed(domain.ChannelTeam) {
 		out = append(out, t.deliver(ctx, book, rec(domain.ChannelTeam, t.ch.Topic), func(c context.Context) (string, error) { return t.n.Team(c, n) }))
 	}
 	return out

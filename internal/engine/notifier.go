@@ -143,6 +143,9 @@ type FindingFailure struct {
 // has it (the DynamoDB and in-memory journals do), found in one place
 // (notices.go).
 type NoticeJournal interface {
+	// Claimed reports whether a key's notice was claimed already (a cheap
+	// read before anything is prepared for it).
+	Claimed(ctx context.Context, accessKeyID, claim string) (bool, error)
 	// ClaimNotice appends the notice record rec ("sending", or "failed"
 	// when nothing can be sent) and takes its claim (rec.Notice.Claim);
 	// domain.ErrNoticeClaimed when it was taken before, and nothing is

@@ -92,21 +92,16 @@ func (s *sweepRun) jobsOf(c *candidate) []job {
 	return out
 }
 
-// tellOwner sends one owner's notices, reading the owner's address once.
+// tellOwner sends one owner's notices, reading the owner's address at
+// most once, and only when an e-mail is due.
 func (s *sweepRun) tellOwner(c *candidate, jobs []job) {
 	t := s.tl
-	var to string
-	var toErr error
-	read := false
+	to := &address{read: func() (string, error) { return t.recipient(s.book, c.owner, c.tags) }}
 	for _, jb := range jobs {
 		if dl, ok := s.book.Deadline(); ok && time.Until(dl) < noticeReserve {
 			s.t.add(domain.CountNoticesFailed, 1)
 			s.log.Error("notice not sent: the run's deadline came first", "key", jb.j.AccessKeyID, "kind", jb.kind)
 			continue
-		}
-		if t.tells(jb.kind) && !read {
-			to, toErr = t.recipient(s.book, c.owner, c.tags)
-			read = true
 		}
 		j := jb.j
 		base := s.base(&j.KeyDecision)
@@ -119,7 +114,7 @@ func (s *sweepRun) tellOwner(c *candidate, jobs []job) {
 			due = &jb.at
 		}
 		claim := func(channel string) string { return claimOf(jb.kind, channel, date, disc) }
-		for _, d := range t.tellKey(s.book, s.book, base, s.noticeOf(c, jb), due, claim, to, toErr) {
+		for _, d := range t.tellKey(s.book, s.book, base, s.noticeOf(c, jb), due, claim, to) {
 			count(s.t, d)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 // NoticeContract is what both journals offer the engine for notices.
 type NoticeContract interface {
+	Claimed(ctx context.Context, accessKeyID, claim string) (bool, error)
 	ClaimNotice(ctx context.Context, rec domain.Record) error
 	SettleNotice(ctx context.Context, rec domain.Record) error
 	PendingNotices(ctx context.Context, scope string) ([]domain.Record, error)
@@ -59,7 +60,13 @@ func TestNoticeClaims(t *testing.T) {
 			s, _ := im.new(t, clock)
 			nj := s.(NoticeContract)
 			ctx := t.Context()
+			if ok, err := nj.Claimed(ctx, key, claim); ok || err != nil {
+				t.Fatalf("Claimed before the claim = %v, %v", ok, err)
+			}
 			must(t, nj.ClaimNotice(ctx, notice("r-1", key, claim, domain.NoticeSending, 1)))
+			if ok, err := nj.Claimed(ctx, key, claim); !ok || err != nil {
+				t.Fatalf("Claimed after the claim = %v, %v", ok, err)
+			}
 			if err := nj.ClaimNotice(ctx, notice("r-2", key, claim, domain.NoticeSending, 2)); !errors.Is(err, domain.ErrNoticeClaimed) {
 				t.Fatalf("second claim = %v, want ErrNoticeClaimed", err)
 			}

@@ -26,6 +26,14 @@ func (m *Journal) noticesLocked() *notices {
 
 func claimKey(rec domain.Record) string { return rec.AccessKeyID + "\x00" + rec.Notice.Claim }
 
+// Claimed: see the DynamoDB journal.
+func (m *Journal) Claimed(_ context.Context, accessKeyID, claim string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.noticesLocked().claims[accessKeyID+"\x00"+claim]
+	return ok, nil
+}
+
 // ClaimNotice: see the DynamoDB journal.
 func (m *Journal) ClaimNotice(_ context.Context, rec domain.Record) error {
 	rec, err := m.prepare(rec)
