@@ -69,7 +69,7 @@ func (e *Engine) tellRevoked(ctx context.Context, req RevokeRequest, rev *Revoca
 	base := last
 	base.Result, base.Error = "", ""
 	at := last.At
-	claim := func(channel string) string { return claimOf(NoticeRevoked, channel, at, rev.RevocationID) }
+	claim := func(channel string) string { return claimOf(NoticeRevoked, channel, time.Time{}, rev.RevocationID) }
 	for _, d := range t.tellKey(book, book, base, n, &at, claim, to) {
 		if d.claimed {
 			continue

@@ -117,11 +117,18 @@ func (t *teller) publishes(kind string) bool {
 	return t.team && kind != NoticeWarning
 }
 
-// claimOf names a notice once and for all: its kind and channel, its date
-// (the stale date of a warning, the day of an action) and what tells it
-// apart from another on that date (a warning's day, the acting run).
+// claimOf names a notice once and for all: its kind and channel, and
+// what it is about. A warning is about a stale date and a warning day
+// (the key that becomes stale again, on a new date, is warned anew); an
+// action about the run that carried it out (each action is one run's,
+// under its intent's lock), so date is zero and written "-": a later run
+// that settles a crashed run's action claims the same notice.
 func claimOf(kind, channel string, date time.Time, disc string) string {
-	return fmt.Sprintf("%s#%s#%s#%s", kind, channel, date.UTC().Format(time.DateOnly), disc)
+	d := "-"
+	if !date.IsZero() {
+		d = date.UTC().Format(time.DateOnly)
+	}
+	return fmt.Sprintf("%s#%s#%s#%s", kind, channel, d, disc)
 }
 
 // delivered is what became of one notice.

@@ -524,3 +524,43 @@ func TestPlanNotices(t *testing.T) {
 		t.Errorf("a plan delivered %v and deactivated %d", n.deliveries(), f.Calls()["Deactivate"])
 	}
 }
+
+// lostOutcomes loses every outcome, as a run killed right after its key
+// store call would.
+type lostOutcomes struct{ *mem.Journal }
+
+func (lostOutcomes) WriteOutcome(context.Context, domain.Record) error {
+	return fmt.Errorf("the function was killed: %w", domain.ErrInvalidRecord)
+}
+
+// A run that crashed after deactivating a key told no one; the run that
+// settles its intent tells the owner and the team, once. A run that lost
+// only its outcome record (and told them) is not repeated by the
+// settlement: the notice is claimed under the acting run's id either way.
+func TestSettledActionIsTold(t *testing.T) {
+	for _, toldBefore := range []bool{false, true} {
+		f := newFake()
+		f.add("alice", soonKey, 400, 1)
+		j, n := mem.New(), newNotifier()
+		n.ch.Findings = false
+		p := notifyPolicy(7)
+		first := notified(f, lostOutcomes{j}, n, base)
+		if !toldBefore {
+			first.Notifier = nil // it died before its notices
+		}
+		run(t, first, context.Background(), p, "e1")
+		if f.status(soonKey) != "Inactive" {
+			t.Fatalf("crashed run: status %s", f.status(soonKey))
+		}
+		for _, ev := range []string{"e2", "e3"} { // the next day: the claim holds across dates
+			res := run(t, notified(f, j, n, day(1)), context.Background(), p, ev)
+			if ev == "e2" && res.Run.Counts[domain.CountSettled] != 1 {
+				t.Fatalf("counts %v", res.Run.Counts)
+			}
+		}
+		want := []string{"email deactivated " + soonKey + " security@example.com", "sns deactivated " + soonKey}
+		if diff := cmp.Diff(want, n.deliveries()); diff != "" {
+			t.Errorf("told before the crash %v: deliveries (-want +got):\n%s", toldBefore, diff)
+		}
+	}
+}

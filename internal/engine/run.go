@@ -73,11 +73,13 @@ func (s *sweepRun) sweep() (*Result, error) {
 		return s.finish(domain.RunFailed, err)
 	}
 	s.markCrashed()
-	if err := s.e.settle(s.work, s.book, &s.run); err != nil {
+	settled, err := s.e.settle(s.work, s.book, &s.run)
+	if err != nil {
 		s.t.fail(err.Error())
 		s.log.Error("settle intents", "err", err)
 	}
 	s.settleNotices()
+	s.tellSettled(settled)
 	s.e.progress("inventory", 0, 1)
 	inv, err := s.e.Store.Inventory(s.work)
 	if err != nil {

@@ -106,7 +106,8 @@ func (s *sweepRun) tellOwner(c *candidate, jobs []job) {
 		j := jb.j
 		base := s.base(&j.KeyDecision)
 		base.At = j.lastAt
-		date, disc, due := jb.at, s.run.RunID, jb.deleteOn
+		var date time.Time // an action: claimed by its run alone
+		disc, due := s.run.RunID, jb.deleteOn
 		switch jb.kind {
 		case NoticeWarning:
 			date, disc, due = j.staleAt, fmt.Sprintf("%dd", jb.warnDay), &j.staleAt
@@ -181,5 +182,47 @@ func (s *sweepRun) settleNotices() {
 		}
 		s.t.add(domain.CountNoticesUnknown, 1)
 		s.log.Warn("settled a notice a crashed run left unsettled: unknown, not sent again", "key", rec.AccessKeyID, "claim", n.Claim, "run", rec.RunID)
+	}
+}
+
+// tellSettled tells the owner (and the team) of the actions a crashed run
+// carried out and a later run found done: under the crashed run's id, so
+// that a notice the crashed run did send is not sent again.
+func (s *sweepRun) tellSettled(outcomes []domain.Record) {
+	if s.tl == nil {
+		return
+	}
+	for _, out := range outcomes {
+		kind := ""
+		switch {
+		case out.Result == domain.ResultSettled && out.Action == domain.ActionDeactivate:
+			kind = NoticeDeactivated
+		case out.Result == domain.ResultSettled && out.Action == domain.ActionDelete:
+			kind = NoticeDeleted
+		}
+		if kind == "" || !(s.tl.tells(kind) || s.tl.publishes(kind)) {
+			continue
+		}
+		n := Notice{Kind: kind, Provider: s.e.Store.Provider(), Account: out.Account, Target: s.e.Target, User: out.UserName,
+			KeyID: out.AccessKeyID, Reason: out.Reason, Rule: out.Rule, At: out.At, RunID: out.RunID,
+			PolicyVersion: out.PolicyVersion, ExemptionTag: s.p.Exemptions.Tag}
+		if out.KeyCreatedAt != nil {
+			n.CreatedAt = *out.KeyCreatedAt
+		}
+		if s.tl.cfg != nil {
+			n.Sender = s.tl.cfg.Sender
+		}
+		base := out
+		base.Result, base.Error, base.RunID = "", "", s.run.RunID
+		at, crashed := out.At, out.RunID
+		claim := func(channel string) string { return claimOf(kind, channel, time.Time{}, crashed) }
+		to := &address{read: func() (string, error) { return s.tl.recipient(s.book, domain.Owner{Name: out.UserName}, nil) }}
+		var due *time.Time
+		if kind == NoticeDeleted {
+			due = &at
+		}
+		for _, d := range s.tl.tellKey(s.book, s.book, base, n, due, claim, to) {
+			count(s.t, d)
+		}
 	}
 }
