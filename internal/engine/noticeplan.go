@@ -69,14 +69,8 @@ func (e *Engine) PlanNotices(ctx context.Context, p *policy.Policy, at time.Time
 			if j.AccessKeyID == "" {
 				continue
 			}
-			if t.findings {
-				if res := resolution(j, a); res == FindingOpen {
-					f := Finding{Provider: e.Store.Provider(), Account: j.Account, Target: e.Target, User: j.UserName,
-						KeyID: j.AccessKeyID, KeyName: j.KeyName, Status: j.Status, CreatedAt: j.CreatedAt, LastUsedAt: j.LastUsedAt,
-						Reason: j.Reason, Rule: j.Rule, StaleAt: j.staleAt, PolicyVersion: p.Version, FirstSeen: at}
-					np.Notices = append(np.Notices, PlannedNotice{Channel: domain.ChannelFindings, Kind: "finding", User: j.UserName,
-						KeyID: j.AccessKeyID, Date: j.staleAt, Finding: &f})
-				}
+			if t.findings && resolution(j, a) == FindingOpen {
+				np.Notices = append(np.Notices, e.plannedFinding(p, j, at))
 			}
 			n, ok := plannedKeyNotice(t, p, c, j, at, a)
 			if !ok {
@@ -113,6 +107,14 @@ func (e *Engine) PlanNotices(ctx context.Context, p *policy.Policy, at time.Time
 		np.Notices = append(np.Notices, PlannedNotice{Channel: domain.ChannelTeam, Recipient: ch.Topic, Kind: NoticeRunSummary, Date: at, Notice: n})
 	}
 	return np, nil
+}
+
+// plannedFinding is the open finding a sweep at at would import for j.
+func (e *Engine) plannedFinding(p *policy.Policy, j *judged, at time.Time) PlannedNotice {
+	f := Finding{Provider: e.Store.Provider(), Account: j.Account, Target: e.Target, User: j.UserName,
+		KeyID: j.AccessKeyID, KeyName: j.KeyName, Status: j.Status, CreatedAt: j.CreatedAt, LastUsedAt: j.LastUsedAt,
+		Reason: j.Reason, Rule: j.Rule, StaleAt: j.staleAt, PolicyVersion: p.Version, FirstSeen: at}
+	return PlannedNotice{Channel: domain.ChannelFindings, Kind: "finding", User: j.UserName, KeyID: j.AccessKeyID, Date: j.staleAt, Finding: &f}
 }
 
 // plannedKeyNotice is the notice a sweep at at would send about j, if
