@@ -74,13 +74,16 @@ $(CHECKOV_VENV)/.stamp: requirements-checkov.txt
 
 # checkov judges a template by its parameters' defaults and leaves out every
 # resource whose Condition is then false: organization mode, the API Gateway
-# logging role and the optional policies would never be scanned. So it
+# logging role, the report bucket and the optional policies would never be
+# scanned. So it
 # scans each template as it is and a copy with those defaults turned on
 # (ALL_ON), and then checks that every resource it should judge was judged.
 ALL_ON_TEMPLATE := -e '/^  OrganizationMode:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
 	-e '/^  CreateApiGatewayLoggingRole:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
 	-e '/^  BulkTagReads:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
 	-e '/^  ProtectedPaths:$$/,/^    Default:/s|Default: ""|Default: "/breakglass/"|' \
+	-e '/^  ReportBucket:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
+	-e '/^  TargetSecretArns:$$/,/^    Default:/s|Default: ""|Default: "arn:aws:secretsmanager:us-east-1:111122223333:secret:keysweep/otc-AbCdEf"|' \
 	-e '/^  NoticeSender:$$/,/^    Default:/s|Default: ""|Default: "keysweep@example.com"|' \
 	-e '/^  SecurityHubFindings:$$/,/^    Default:/s/Default: "false"/Default: "true"/'
 ALL_ON_MEMBER := -e '/^  BulkTagReads:$$/,/^    Default:/s/Default: "false"/Default: "true"/' \
@@ -92,7 +95,7 @@ checkov: venv-checkov ## checkov on both templates, offline; fails on any findin
 	sed $(ALL_ON_TEMPLATE) template.yaml > $(CHECKOV_OUT)/all-on/template.yaml
 	sed $(ALL_ON_MEMBER) templates/member-role.yaml > $(CHECKOV_OUT)/all-on/member-role.yaml
 	@# Every default meant to be turned on was: a renamed parameter fails here.
-	test "$$(diff template.yaml $(CHECKOV_OUT)/all-on/template.yaml | grep -c '^>')" = 6
+	test "$$(diff template.yaml $(CHECKOV_OUT)/all-on/template.yaml | grep -c '^>')" = 8
 	test "$$(diff templates/member-role.yaml $(CHECKOV_OUT)/all-on/member-role.yaml | grep -c '^>')" = 3
 	@echo "checkov: the templates as they are (findings only)"
 	$(CHECKOV_RUN) --compact --quiet -f template.yaml -f templates/member-role.yaml
@@ -111,7 +114,8 @@ import json, sys, yaml
 class Loader(yaml.SafeLoader): pass
 Loader.add_multi_constructor("!", lambda loader, tag, node: None)
 judged = {"AWS::Serverless::Function", "AWS::Serverless::Api", "AWS::SQS::Queue", "AWS::DynamoDB::Table",
-          "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::KMS::Key", "AWS::SNS::Topic"}
+          "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::KMS::Key", "AWS::SNS::Topic",
+          "AWS::S3::Bucket"}
 report = json.load(open(sys.argv[1]))
 res = report["results"]
 for r in res["failed_checks"]:

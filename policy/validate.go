@@ -112,48 +112,7 @@ func (p *Policy) Validate() error {
 		validTagKey(&ps, "exemptions.tag", ex.Tag)
 	}
 
-	names := map[string]int{}
-	for i, o := range p.Overrides {
-		f := fmt.Sprintf("overrides[%d]", i)
-		switch {
-		case o.PathPrefix == "" && o.Tag == nil:
-			ps.add(f, "exactly one of pathPrefix or tag, got neither")
-		case o.PathPrefix != "" && o.Tag != nil:
-			ps.add(f, "exactly one of pathPrefix or tag, got both")
-		case o.PathPrefix != "":
-			validPath(&ps, f+".pathPrefix", o.PathPrefix)
-		default:
-			validTagKey(&ps, f+".tag.key", o.Tag.Key)
-			if len(o.Tag.Value) > maxTagValueLen || !tagChars.MatchString(o.Tag.Value) {
-				ps.add(f+".tag.value", "must be a valid IAM tag value (up to %d letters, digits, spaces or _.:/=+-@), got %q", maxTagValueLen, o.Tag.Value)
-			}
-		}
-		if o.Name != "" {
-			if j, dup := names[o.Name]; dup {
-				ps.add(f+".name", "duplicate of overrides[%d].name %q", j, o.Name)
-			} else {
-				names[o.Name] = i
-			}
-			if o.Name == defaultRule {
-				ps.add(f+".name", "must not be %q, which names the policy's own limits", defaultRule)
-			}
-		}
-		ok := true
-		if o.MaxKeyAgeDays != nil {
-			ok = inRange(&ps, f+".maxKeyAgeDays", *o.MaxKeyAgeDays, maxDays) && ok
-		}
-		if o.MaxInactiveDays != nil {
-			ok = inRange(&ps, f+".maxInactiveDays", *o.MaxInactiveDays, maxDays) && ok
-		}
-		if o.DeleteAfterDays != nil {
-			inRange(&ps, f+".deleteAfterDays", *o.DeleteAfterDays, maxDeleteAfterDays)
-		}
-		// An override that turns off both rules is a hidden exemption: its
-		// keys would show as "keep", never as "exempt".
-		if l := p.overrideLimits(&p.Overrides[i]); ok && l.age == 0 && l.inactive == 0 {
-			ps.add(f, "turns off both maxKeyAgeDays and maxInactiveDays; use exemptions to exempt users")
-		}
-	}
+	p.validateOverrides(&ps)
 	validateOrg(&ps, p.Organization)
 	validateNotify(&ps, p.Notify)
 	return ps.err()
@@ -206,5 +165,52 @@ func validTagKey(ps *problems, field, key string) {
 		ps.add(field, "must be a valid IAM tag key (up to %d letters, digits, spaces or _.:/=+-@), got %q", maxTagKeyLen, key)
 	case strings.HasPrefix(strings.ToLower(key), "aws:"):
 		ps.add(field, `must not start with the reserved prefix "aws:", got %q`, key)
+	}
+}
+
+// validateOverrides checks each override: one match, a unique name, limits
+// in range, and not both rules off.
+func (p *Policy) validateOverrides(ps *problems) {
+	names := map[string]int{}
+	for i, o := range p.Overrides {
+		f := fmt.Sprintf("overrides[%d]", i)
+		switch {
+		case o.PathPrefix == "" && o.Tag == nil:
+			ps.add(f, "exactly one of pathPrefix or tag, got neither")
+		case o.PathPrefix != "" && o.Tag != nil:
+			ps.add(f, "exactly one of pathPrefix or tag, got both")
+		case o.PathPrefix != "":
+			validPath(ps, f+".pathPrefix", o.PathPrefix)
+		default:
+			validTagKey(ps, f+".tag.key", o.Tag.Key)
+			if len(o.Tag.Value) > maxTagValueLen || !tagChars.MatchString(o.Tag.Value) {
+				ps.add(f+".tag.value", "must be a valid IAM tag value (up to %d letters, digits, spaces or _.:/=+-@), got %q", maxTagValueLen, o.Tag.Value)
+			}
+		}
+		if o.Name != "" {
+			if j, dup := names[o.Name]; dup {
+				ps.add(f+".name", "duplicate of overrides[%d].name %q", j, o.Name)
+			} else {
+				names[o.Name] = i
+			}
+			if o.Name == defaultRule {
+				ps.add(f+".name", "must not be %q, which names the policy's own limits", defaultRule)
+			}
+		}
+		ok := true
+		if o.MaxKeyAgeDays != nil {
+			ok = inRange(ps, f+".maxKeyAgeDays", *o.MaxKeyAgeDays, maxDays) && ok
+		}
+		if o.MaxInactiveDays != nil {
+			ok = inRange(ps, f+".maxInactiveDays", *o.MaxInactiveDays, maxDays) && ok
+		}
+		if o.DeleteAfterDays != nil {
+			inRange(ps, f+".deleteAfterDays", *o.DeleteAfterDays, maxDeleteAfterDays)
+		}
+		// An override that turns off both rules is a hidden exemption: its
+		// keys would show as "keep", never as "exempt".
+		if l := p.overrideLimits(&p.Overrides[i]); ok && l.age == 0 && l.inactive == 0 {
+			ps.add(f, "turns off both maxKeyAgeDays and maxInactiveDays; use exemptions to exempt users")
+		}
 	}
 }

@@ -50,7 +50,7 @@ func TestCoreReachesNoCloud(t *testing.T) {
 func TestAdaptersDoNotImportTheEngine(t *testing.T) {
 	adapters := []string{
 		"internal/keystore/awsiam", "internal/keystore/huawei", "internal/keystore/gmi",
-		"internal/journal/dynamo", "internal/journal/mem", "internal/notify", "internal/report",
+		"internal/journal/dynamo", "internal/journal/mem", "internal/notify", "internal/report", "internal/archive",
 	}
 	for _, pkg := range adapters {
 		for _, d := range deps(t, pkg) {

@@ -7,11 +7,12 @@ import (
 )
 
 // auditActions are the DynamoDB actions a role may have on the audit table:
-// reads, PutItem to append, and UpdateItem and DeleteItem on mutable items
-// only. BatchWriteItem and the PartiQL writes are other ways to write, and
-// stay out.
+// reads (Scan for the posture report's recent activity), PutItem to
+// append, and UpdateItem and DeleteItem on mutable items only.
+// BatchWriteItem and the PartiQL writes are other ways to write, and stay
+// out.
 var auditActions = []string{
-	"dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
+	"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem",
 	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
 }
 

@@ -74,6 +74,9 @@ func (c *common) config(needTables bool) (wiring.Config, error) {
 		PolicyTable: c.policyTable, AuditTable: c.auditTable, PolicyID: c.policyID,
 		Retention: wiring.DefaultRetentionDays * 24 * time.Hour,
 		BulkTags:  os.Getenv(wiring.EnvBulkTagReads) == "true",
+		// `invoke sweeper` writes the report after a scheduled event, as
+		// the Lambda does.
+		ReportBucket: os.Getenv(wiring.EnvReportBucket),
 	}
 	if cfg.PolicyID == "" {
 		cfg.PolicyID = domain.DefaultPolicyID

@@ -97,7 +97,7 @@ func lambdaContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // sweeper is the sweeper function's handler on these clients, as wiring
 // builds it for the Lambda.
 func (o *invokeOptions) sweeper(d *wiring.Deps, s *streams) *lambda.Sweeper {
-	return &lambda.Sweeper{Targets: o.targets(d, s), Policies: d.Journal, Logger: s.log, Metrics: s.err}
+	return &lambda.Sweeper{Targets: o.targets(d, s), Policies: d.Journal, Logger: s.log, Metrics: s.err, Reports: d.Reports()}
 }
 
 // invokeSweeper runs the sweeper handler on the event and prints its

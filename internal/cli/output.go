@@ -72,6 +72,10 @@ func writeTabRow(w io.Writer, cols []string) {
 }
 
 func keyLabel(d domain.KeyDecision) string {
+	if d.AccessKeyID != "" && d.KeyName != "" {
+		// A GMI key's id is a UUID; its name is what people know it by.
+		return d.AccessKeyID + " (" + d.KeyName + ")"
+	}
 	if d.AccessKeyID != "" {
 		return d.AccessKeyID
 	}
@@ -79,6 +83,10 @@ func keyLabel(d domain.KeyDecision) string {
 }
 
 func lastUsedLabel(d domain.KeyDecision, at time.Time) string {
+	if d.Provider == domain.ProviderGMI {
+		// GMI Cloud keys have no last-use date: not "never".
+		return "unknown"
+	}
 	if d.LastUsedAt == nil {
 		return "never"
 	}

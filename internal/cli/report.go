@@ -11,8 +11,10 @@ import (
 
 	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/engine"
+	"github.com/keysweep/keysweep/internal/posture"
 	"github.com/keysweep/keysweep/internal/report"
 	"github.com/keysweep/keysweep/internal/wiring"
+	"github.com/keysweep/keysweep/policy"
 )
 
 // reportOptions are `keysweep report`'s flags.
@@ -26,10 +28,6 @@ type reportOptions struct {
 	// now is the report's time; time.Now when zero (the demo sets it).
 	now time.Time
 }
-
-// actedWindow is how far back the report's "acted on" figure looks: its
-// history covers at least that much.
-const actedWindow = 30 * 24 * time.Hour
 
 func newReportCmd(s *streams) *cobra.Command {
 	o := &reportOptions{}
@@ -90,105 +88,35 @@ func runReport(ctx context.Context, s *streams, o *reportOptions) error {
 }
 
 // gather judges each target's keys now and at the end of each coming week
-// (one inventory each), and reads the recent runs and actions.
+// (one inventory each), and reads the recent runs and actions, as the
+// sweeper does after a scheduled run (internal/posture).
 func (o *reportOptions) gather(ctx context.Context, s *streams, d *wiring.Deps, now, at time.Time) (report.Input, error) {
-	in := report.Input{GeneratedAt: now, At: at,
-		Capabilities: map[domain.Provider]domain.Capabilities{}, Notes: map[domain.Provider][]string{}}
 	ts := o.targets(d, s)
 	if o.target != "" {
 		t, err := o.pick(ts)
 		if err != nil {
-			return in, err
+			return report.Input{}, err
 		}
 		ts = []engine.Target{t}
 	}
-	weeks := report.ForecastDates(at, (o.days+6)/7)
-	in.Forecast = make([]report.Week, len(weeks))
-	for i, w := range weeks {
-		in.Forecast[i].At = w
-	}
-	for _, t := range ts {
-		if err := o.judge(ctx, s, d, t, &in); err != nil {
-			if o.target != "" || t.Name == domain.DefaultTarget {
-				return in, err
-			}
-			// One unreachable store does not hide the others; the
-			// report and stderr say it is missing.
+	po := posture.Options{
+		Now: now, At: at, Days: o.days,
+		Engine: func(ctx context.Context, t engine.Target) (*engine.Engine, error) { return o.planEngine(ctx, t, o.all) },
+		Policy: func(ctx context.Context, t engine.Target) (*policy.Policy, error) {
+			p, _, err := planPolicy(ctx, s, &o.common, o.policyFile, t, d.Journal)
+			return p, err
+		},
+		// The target asked for, and the deployment's own account, must be
+		// in the report; another unreachable store is left out, said so.
+		Required: func(t engine.Target) bool { return o.target != "" || t.Name == domain.DefaultTarget },
+		LeftOut: func(t engine.Target, err error) {
 			fmt.Fprintf(s.err, "warning: target %s left out of the report: %v\n", t.Name, err)
-			in.Notes[domain.ProviderAWS] = append(in.Notes[domain.ProviderAWS], fmt.Sprintf("target %s is not in this report: %v", t.Name, err))
-		}
+		},
 	}
-	if o.auditTable == "" {
-		return in, nil
+	if o.auditTable != "" {
+		po.Activity = d.Journal
 	}
-	since := at
-	if now.Before(since) {
-		since = now
-	}
-	since = since.Add(-max(time.Duration(o.days)*24*time.Hour, actedWindow))
-	runs, recs, err := d.Journal.Activity(ctx, since)
-	if err != nil {
-		return in, fmt.Errorf("recent runs and actions: %w", err)
-	}
-	in.Runs, in.Records = ofTargets(in.Targets, runs, recs)
-	return in, nil
-}
-
-// judge adds one target's keys, forecast, capabilities and notes.
-func (o *reportOptions) judge(ctx context.Context, s *streams, d *wiring.Deps, t engine.Target, in *report.Input) error {
-	e, err := o.planEngine(ctx, t, o.all)
-	if err != nil {
-		return err
-	}
-	p, _, err := planPolicy(ctx, s, &o.common, o.policyFile, t, d.Journal)
-	if err != nil {
-		return err
-	}
-	dates := []time.Time{in.At}
-	for _, w := range in.Forecast {
-		dates = append(dates, w.At)
-	}
-	plans, err := e.Forecast(ctx, p, dates, nil)
-	if err != nil {
-		return fmt.Errorf("target %s: %w", t.Name, err)
-	}
-	prov := e.Store.Provider()
-	in.Targets = append(in.Targets, domain.Target{Name: t.Name, Provider: prov, Account: plans[0].Account})
-	in.Decisions = append(in.Decisions, plans[0].Decisions...)
-	for i := range in.Forecast {
-		in.Forecast[i].Decisions = append(in.Forecast[i].Decisions, plans[i+1].Decisions...)
-	}
-	in.Capabilities[prov] = e.Store.Capabilities()
-	notes := plans[0].Notes
-	if plans[0].Fallback != "" {
-		notes = append(notes, "inventory by listing instead of the credential report: "+plans[0].Fallback)
-	}
-	in.Notes[prov] = append(in.Notes[prov], notes...)
-	if in.Policy == nil {
-		in.Policy = p
-	}
-	return nil
-}
-
-// ofTargets keeps the runs and records of the report's key stores.
-func ofTargets(ts []domain.Target, runs []domain.Run, recs []domain.Record) ([]domain.Run, []domain.Record) {
-	scopes := map[string]bool{}
-	for _, t := range ts {
-		scopes[domain.Scope(t.Provider, t.Account)] = true
-	}
-	var outRuns []domain.Run
-	for _, r := range runs {
-		if scopes[r.Scope()] {
-			outRuns = append(outRuns, r)
-		}
-	}
-	var outRecs []domain.Record
-	for _, r := range recs {
-		if scopes[domain.Scope(r.Provider, r.Account)] {
-			outRecs = append(outRecs, r)
-		}
-	}
-	return outRuns, outRecs
+	return posture.Gather(ctx, ts, po)
 }
 
 // writeReport renders the page to a file next to path, then moves it in

@@ -98,8 +98,14 @@ func TestSweepTimeout(t *testing.T) {
 	start := time.Now()
 	code, stdout, stderr := cli(t, "sweep", "--timeout", "5s")
 	took := time.Since(start)
-	if code != ExitPartial || !strings.Contains(stderr, "--timeout 5s") {
-		t.Errorf("exit %d, want %d\n%s%s", code, ExitPartial, stdout, stderr)
+	// Stopped by the deadline: partial. The SDK's jittered backoff may
+	// also give up on its own before the deadline: then the run failed, and
+	// says why.
+	switch {
+	case code == ExitPartial && strings.Contains(stderr, "--timeout 5s"):
+	case code == ExitFailure && took < 5*time.Second && strings.Contains(stderr, "connect"):
+	default:
+		t.Errorf("exit %d after %s, want %d (or %d before the deadline)\n%s%s", code, took, ExitPartial, ExitFailure, stdout, stderr)
 	}
 	// A bound, not a measurement: without the deadline the SDK retries
 	// each call ten times with up to 20 s between attempts.

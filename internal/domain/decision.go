@@ -59,5 +59,6 @@ const (
 	CountAlreadyInactive = "alreadyInactive" // another actor deactivated it first
 	CountSettled         = "settled"         // crashed intents settled
 	CountSettledByOther  = "settledByOther"  // crashed intents another run settled first
+	CountChainBroken     = "chainBroken"     // audit records found changed after they were written
 	CountErrors          = "errors"
 )

@@ -61,6 +61,9 @@ type Engine struct {
 	// SettleAfter is how old an unsettled intent must be before a run
 	// settles it; DefaultSettleAfter when zero.
 	SettleAfter time.Duration
+	// Archive, when set, keeps each run's and revocation's records in
+	// write-once storage as well.
+	Archive Archiver
 	// Notifier tells owners, the team and the security team; nil tells
 	// no one (notifier.go).
 	Notifier Notifier

@@ -109,9 +109,21 @@ type Journal interface {
 // Clock tells the time; time.Now by default.
 type Clock func() time.Time
 
+// ChainChecker is an optional Journal ability: the scope's last finished
+// run, whose keys' hash chains the next run checks.
+type ChainChecker interface {
+	LastRun(ctx context.Context, scope string) (string, error)
+}
+
 // RecentByUser is an optional Journal ability: an owner's latest records,
 // newest first. The engine uses it to find the ids of an exempt owner's
 // keys from its own records rather than ask the key store each run.
 type RecentByUser interface {
 	RecentByUser(ctx context.Context, account, user string, n int) ([]domain.Record, error)
+}
+
+// Archiver keeps a run's records where no one can rewrite them (an S3
+// bucket with Object Lock): optional. Export returns where they are.
+type Archiver interface {
+	Export(ctx context.Context, run domain.Run, recs []domain.Record) (string, error)
 }

@@ -107,6 +107,7 @@ func (e *Engine) alreadyInactive(ctx context.Context, rev *Revocation, rec domai
 	rev.RevocationID, rev.Outcome = rec.RunID, domain.ResultAlreadyInactive
 	rev.Message = fmt.Sprintf("access key %s of %s is already inactive; %s was not called", k.ID, k.Owner, e.ServiceName())
 	rev.Records = e.storedRecords(ctx, k.ID, rec.RunID, []domain.Record{rec})
+	e.archiveRevocation(context.WithoutCancel(ctx), rev)
 	e.log().Info("revoke: already inactive", "key", k.ID)
 	return rev, nil
 }
@@ -132,6 +133,7 @@ func (e *Engine) revokeUnderLock(ctx context.Context, rev *Revocation, rec domai
 		rev.RevocationID = a.records[0].RunID
 	}
 	rev.Records = e.storedRecords(ctx, k.ID, rev.RevocationID, a.records)
+	e.archiveRevocation(book, rev)
 	if a.outcomeErr != nil {
 		rev.Notes = append(rev.Notes, "the outcome record could not be written ("+a.outcomeErr.Error()+"); the next sweep settles the intent against the key store")
 	}
@@ -194,4 +196,25 @@ func (e *Engine) gone(ctx context.Context, rev *Revocation) (*Revocation, error)
 	rev.Records = recs
 	rev.Reason = ""
 	return rev, nil
+}
+
+// archiveRevocation keeps a revocation's records in write-once storage,
+// when the engine has one; a failure is a note on the answer.
+func (e *Engine) archiveRevocation(ctx context.Context, rev *Revocation) {
+	if e.Archive == nil || len(rev.Records) == 0 {
+		return
+	}
+	first := rev.Records[0]
+	run := domain.Run{
+		RunID: rev.RevocationID, Account: rev.Account, Provider: rev.Provider, Target: rev.Target,
+		Trigger: domain.Trigger{Kind: domain.TriggerAPI, Source: rev.Actor}, StartedAt: first.At,
+		Outcome: domain.RunCompleted, PolicyVersion: first.PolicyVersion, Mode: first.Mode,
+	}
+	uri, err := e.Archive.Export(ctx, run, rev.Records)
+	if err != nil {
+		rev.Notes = append(rev.Notes, "the records could not be archived: "+err.Error())
+		e.log().Error("archive revocation", "revocation", rev.RevocationID, "err", err)
+		return
+	}
+	rev.Notes = append(rev.Notes, "records archived to "+uri)
 }

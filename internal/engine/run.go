@@ -73,6 +73,7 @@ func (s *sweepRun) sweep() (*Result, error) {
 		return s.finish(domain.RunFailed, err)
 	}
 	s.markCrashed()
+	s.verifyLastRun()
 	settled, err := s.e.settle(s.work, s.book, &s.run)
 	if err != nil {
 		s.t.fail(err.Error())
@@ -245,6 +246,7 @@ func (s *sweepRun) finish(outcome domain.RunOutcome, runErr error) (*Result, err
 	if runErr != nil {
 		s.run.Errors = append(s.run.Errors, runErr.Error())
 	}
+	runErr = errors.Join(runErr, s.archive())
 	if err := retryJournal(s.book, func(ctx context.Context) error { return s.e.Journal.FinishRun(ctx, &s.run) }); err != nil {
 		s.logger().Error("finish run record", "err", err)
 		runErr = errors.Join(runErr, fmt.Errorf("finish run: %w", err))
@@ -259,4 +261,27 @@ func (s *sweepRun) logger() *slog.Logger {
 		return s.log
 	}
 	return s.e.log()
+}
+
+// archive keeps the run's records in write-once storage, when the engine
+// has one and the run wrote any.
+func (s *sweepRun) archive() error {
+	if s.e.Archive == nil {
+		return nil
+	}
+	recs, err := s.e.Journal.ByRun(s.book, s.run.RunID)
+	if err == nil && len(recs) == 0 {
+		return nil
+	}
+	uri := ""
+	if err == nil {
+		uri, err = s.e.Archive.Export(s.book, s.run, recs)
+	}
+	if err != nil {
+		err = fmt.Errorf("archive the run's records: %w", err)
+		s.run.Errors = append(s.run.Errors, err.Error())
+		return err
+	}
+	s.run.Notes = append(s.run.Notes, fmt.Sprintf("%d records archived to %s", len(recs), uri))
+	return nil
 }

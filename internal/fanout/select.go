@@ -1,4 +1,4 @@
-// Package org sweeps every selected account of an AWS Organization: the
+// Package fanout sweeps every selected account of an AWS Organization: the
 // dispatcher lists the accounts, records the organization run and sends one
 // message per account; the worker takes one message, assumes the member
 // account's role and runs the same engine as a single-account sweep. On

@@ -25,6 +25,7 @@ var emfMetrics = []struct{ name, counter string }{
 	{"KeysKeptOnRecheck", domain.CountKept},
 	{"KeysAlreadyInactive", domain.CountAlreadyInactive},
 	{"KeysMarkedDue", domain.CountMarkedDue},
+	{"ChainBroken", domain.CountChainBroken},
 	{"Errors", domain.CountErrors},
 }
 
@@ -44,12 +45,14 @@ func EMFLine(sum *engine.Summary, at time.Time) ([]byte, error) {
 	doc["Mode"] = mode
 	doc["Outcome"] = sum.Outcome
 	doc["Target"] = sum.Target
+	doc["Function"] = functionName()
 	doc["RunId"] = sum.RunID
 	doc["_aws"] = map[string]any{
 		"Timestamp": at.UnixMilli(),
 		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  MetricsNamespace,
-			"Dimensions": [][]string{{"Mode"}},
+			"Namespace": MetricsNamespace,
+			// Dimension-less (what the alarms watch), by mode, by function.
+			"Dimensions": [][]string{{}, {"Mode"}, {"Function"}},
 			"Metrics":    metrics,
 		}},
 	}
@@ -85,11 +88,12 @@ func emitAccountMetrics(w io.Writer, out fanout.Swept) {
 	doc := map[string]any{
 		"AccountRunsFailed": failed, "AccountRunsBlocked": blocked,
 		"Account": out.Message.AccountID, "OrgRunId": out.Message.OrgRunID, "Outcome": out.Recorded.Outcome,
+		"Function": functionName(),
 		"_aws": map[string]any{
 			"Timestamp": time.Now().UnixMilli(),
 			"CloudWatchMetrics": []any{map[string]any{
 				"Namespace":  MetricsNamespace,
-				"Dimensions": [][]string{{}},
+				"Dimensions": [][]string{{}, {"Function"}},
 				"Metrics": []map[string]string{
 					{"Name": "AccountRunsFailed", "Unit": "Count"},
 					{"Name": "AccountRunsBlocked", "Unit": "Count"},
@@ -100,6 +104,15 @@ func emitAccountMetrics(w io.Writer, out fanout.Swept) {
 	if line, err := json.Marshal(doc); err == nil {
 		fmt.Fprintf(w, "%s\n", line)
 	}
+}
+
+// functionName is the Lambda function's name (the metrics' Function
+// dimension); "local" outside Lambda.
+func functionName() string {
+	if n := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); n != "" {
+		return n
+	}
+	return "local"
 }
 
 // NoticeMetricsLine renders the NoticesFailed metric of a run (notices
@@ -135,7 +148,7 @@ func (s *Sweeper) emitNoticeMetrics(sum *engine.Summary) {
 	if s.Metrics == nil || sum == nil || sum.Duplicate {
 		return
 	}
-	line, ok, err := NoticeMetricsLine(sum, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now())
+	line, ok, err := NoticeMetricsLine(sum, functionName(), time.Now())
 	if err != nil {
 		s.log().Error("notice metrics", "err", err)
 		return

@@ -3,6 +3,7 @@ package lambda_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,41 @@ func TestGMIErrors(t *testing.T) {
 	sum, err := g.sweep(bad)
 	if err == nil || sum != nil && sum.Outcome != domain.RunFailed {
 		t.Errorf("a target naming another organization: %v, %+v", err, sum)
+	}
+}
+
+// TestGMISessionRenewal: an expired access token is renewed through the
+// session API and the renewed tokens written back to the target's secret,
+// so the next run starts from them; a session that cannot be renewed fails
+// the target's run with "token expired: renew the secret", touching
+// nothing.
+func TestGMISessionRenewal(t *testing.T) {
+	e := newEnv(t)
+	g := newGMI(e)
+	old := g.key("old", 10, -1)
+	g.putPolicy(gmiPolicy)
+	sm := secretsmanager.NewFromConfig(e.deps.AWS)
+	before, err := sm.GetSecretValue(e.ctx(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(g.tc.SecretARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.srv.ExpireAccessTokens()
+	if _, err := g.sweep(g.tc); err != nil || g.exists(old) {
+		t.Fatalf("with an expired access token: %v, key exists %v; want the session renewed and the run done", err, g.exists(old))
+	}
+	after, _ := sm.GetSecretValue(e.ctx(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(g.tc.SecretARN)})
+	if aws.ToString(after.SecretString) == aws.ToString(before.SecretString) {
+		t.Error("the renewed session was not written back to the secret")
+	}
+
+	expired := g.key("expired", 10, -1)
+	g.srv.ExpireAccessTokens()
+	g.srv.RevokeRefreshTokens()
+	_, err = g.sweep(g.tc)
+	if err == nil || !strings.Contains(err.Error(), "renew the secret") || !g.exists(expired) {
+		t.Errorf("a session that cannot be renewed: %v, key exists %v", err, g.exists(expired))
+	}
+	if strings.Contains(fmt.Sprint(err), "eyJ") {
+		t.Errorf("the error shows a token: %v", err)
 	}
 }

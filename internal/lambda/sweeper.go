@@ -40,6 +40,9 @@ type Sweeper struct {
 	// ManualKind overrides the trigger kind recorded for manual payloads
 	// ("cli" when run from the command line).
 	ManualKind string
+	// Reports, when set, writes the posture report after each scheduled
+	// run and links it from the summary.
+	Reports *Reports
 }
 
 // Summary is the sweeper's JSON answer: the first target's run, and the
@@ -47,9 +50,12 @@ type Sweeper struct {
 type Summary struct {
 	engine.Summary
 	Targets []*engine.Summary `json:"targets,omitempty"`
-	// Report locates the run's report (a URL or an s3:// URI) when one
-	// was written; the team's run summary links it.
+	// Report is a presigned link to the posture report written after a
+	// scheduled run (Sweeper.Reports). It works only while the sweeper
+	// role's session lasts (hours); ReportObject stays.
 	Report string `json:"report,omitempty"`
+	// ReportObject is the report's s3:// address.
+	ReportObject string `json:"reportObject,omitempty"`
 }
 
 // ran is one target's finished run, kept to announce it once the answer
@@ -105,11 +111,11 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 		})
 	}
 	wg.Wait()
-	ran := false
+	began := false
 	for _, sum := range sums {
-		ran = ran || sum != nil
+		began = began || sum != nil
 	}
-	if !ran {
+	if !began {
 		// No target's run began: a refused event, or no key store
 		// reachable. Nothing was changed or recorded.
 		return nil, errors.Join(errs...)
@@ -125,9 +131,13 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 		}
 		out.Targets = append(out.Targets, sum)
 	}
+	if s.Reports != nil && ev.Kind == domain.TriggerSchedule {
+		s.report(ctx, targets, out)
+	}
 	// Last, once the answer is complete (with its report): the team's
-	// run summaries, and the notices' metric.
-	s.announce(ctx, runs, out.Report)
+	// run summaries, and the notices' metric. The summaries link the
+	// report's object, which outlives the presigned link.
+	s.announce(ctx, runs, firstNonEmpty(out.ReportObject, out.Report))
 	return out, errors.Join(errs...)
 }
 
@@ -144,6 +154,51 @@ func (s *Sweeper) announce(ctx context.Context, runs []ran, report string) {
 		}
 		s.emitNoticeMetrics(r.sum)
 	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// report writes the posture report after a scheduled run. A report that
+// cannot be written is a note on the summary: the run stands as it is.
+func (s *Sweeper) report(ctx context.Context, targets []Target, out *Summary) {
+	runID, fresh := out.RunID, !out.Duplicate
+	for _, t := range out.Targets {
+		if runID == "" {
+			runID = t.RunID
+		}
+		fresh = fresh || !t.Duplicate
+	}
+	if !fresh || runID == "" {
+		// A second delivery of the event: its first wrote the report.
+		return
+	}
+	link, uri, err := s.Reports.write(ctx, targets, s.policyOf, runID)
+	if err != nil {
+		s.log().Error("posture report not written; the run stands", "run", runID, "err", err)
+		out.Notes = append(out.Notes, "posture report not written: "+err.Error())
+		return
+	}
+	s.log().Info("posture report written", "run", runID, "object", uri)
+	out.Report, out.ReportObject = link, uri
+	out.Notes = append(out.Notes, reportNote(uri, s.Reports.validity()))
+}
+
+// policyOf is the policy a target is judged with: the one given, else its
+// stored one (the built-in default when none is stored).
+func (s *Sweeper) policyOf(ctx context.Context, t Target) (*policy.Policy, error) {
+	if s.Policy != nil {
+		return s.Policy, nil
+	}
+	p, _, err := engine.LoadPolicy(ctx, s.Policies, t.PolicyID)
+	if err != nil {
+		return nil, fmt.Errorf("policy of target %s: %w", t.Name, err)
+	}
+	return p, nil
 }
 
 // pick returns the targets an event sweeps.

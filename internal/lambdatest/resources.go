@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -132,6 +135,32 @@ func (s *Stack) makeQueue(ctx context.Context, id string, res Resource) (*physic
 	}
 	arn := got.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 	return &physical{ref: url, attrs: map[string]string{"Arn": arn, "QueueName": name, "QueueUrl": url}}, nil
+}
+
+// makeBucket creates the bucket, named as the template names it or
+// <stack>-<LogicalId> in lower case (bucket names allow no capitals).
+// Encryption, public access and lifecycle settings mean nothing locally:
+// the code asks for its objects' encryption itself.
+func (s *Stack) makeBucket(ctx context.Context, id string, res Resource) (*physical, error) {
+	if s.s3 == nil {
+		return nil, fmt.Errorf("%w: no S3 client for bucket %s", ErrUnsupported, id)
+	}
+	resolved, err := s.r.resolve(ctx, res.Properties)
+	if err != nil {
+		return nil, err
+	}
+	name, err := s.physicalName(ctx, id, asMap(resolved), "BucketName")
+	if err != nil {
+		return nil, err
+	}
+	name = strings.ToLower(name)
+	_, err = s.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return nil, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	arn := fmt.Sprintf("arn:%s:s3:::%s", s.partition, name)
+	return &physical{ref: name, attrs: map[string]string{"Arn": arn, "DomainName": name + ".s3.amazonaws.com"}}, nil
 }
 
 // decodeStrict fills dst from v through JSON, refusing fields dst lacks,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -46,6 +47,7 @@ type Stack struct {
 	ddb       dynamoAPI
 	sqs       sqsAPI
 	sns       snsAPI
+	s3        s3API
 	account   string
 	region    string
 	partition string
@@ -75,15 +77,30 @@ type (
 	stsAPI interface {
 		GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 	}
+	s3API interface {
+		CreateBucket(ctx context.Context, in *s3.CreateBucketInput, optFns ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	}
 )
 
 // NewStack makes a local stack of tmpl in the emulator cfg points at. The
 // account id comes from STS (the emulator's), the region from cfg.
 func NewStack(ctx context.Context, cfg aws.Config, tmpl *Template, opts StackOptions) (*Stack, error) {
-	return newStack(ctx, tmpl, opts, cfg.Region, dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg), sts.NewFromConfig(cfg))
+	// An emulator on an IP address gets path-style bucket addresses from
+	// the SDK itself.
+	return newStack(ctx, tmpl, opts, cfg.Region, awsAPIs{dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sts.NewFromConfig(cfg), s3.NewFromConfig(cfg), sns.NewFromConfig(cfg)})
 }
 
-func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region string, ddb dynamoAPI, q sqsAPI, tp snsAPI, st stsAPI) (*Stack, error) {
+// awsAPIs are the clients a stack makes its resources with.
+type awsAPIs struct {
+	ddb dynamoAPI
+	sqs sqsAPI
+	sts stsAPI
+	s3  s3API
+	sns snsAPI
+}
+
+func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region string, apis awsAPIs) (*Stack, error) {
+	ddb, q, st := apis.ddb, apis.sqs, apis.sts
 	if region == "" {
 		return nil, fmt.Errorf("local stack: no AWS region configured")
 	}
@@ -100,7 +117,7 @@ func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region str
 		return nil, fmt.Errorf("local stack: %w", err)
 	}
 	s := &Stack{
-		name: name, envVars: opts.EnvVars, tmpl: tmpl, ddb: ddb, sqs: q, sns: tp,
+		name: name, envVars: opts.EnvVars, tmpl: tmpl, ddb: ddb, sqs: q, s3: apis.s3, sns: apis.sns,
 		account: aws.ToString(id.Account), region: region, partition: partitionOf(region),
 		made: map[string]*physical{},
 	}
@@ -193,6 +210,8 @@ func (s *Stack) resource(ctx context.Context, id string) (*physical, error) {
 		p, err = s.makeTable(ctx, id, res)
 	case typeQueue:
 		p, err = s.makeQueue(ctx, id, res)
+	case typeBucket:
+		p, err = s.makeBucket(ctx, id, res)
 	case typeFunction:
 		p, err = s.functionResource(ctx, id, res)
 	case typeLogGroup:

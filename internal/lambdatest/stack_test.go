@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -23,10 +24,11 @@ import (
 
 // fakeAWS records what the stack creates, offline.
 type fakeAWS struct {
-	tables map[string]*dynamodb.CreateTableInput
-	ttl    map[string]string
-	queues map[string]map[string]string
-	topics []string
+	tables  map[string]*dynamodb.CreateTableInput
+	ttl     map[string]string
+	queues  map[string]map[string]string
+	buckets []string
+	topics  []string
 }
 
 var (
@@ -34,6 +36,7 @@ var (
 	_ sqsAPI    = (*fakeAWS)(nil)
 	_ snsAPI    = (*fakeAWS)(nil)
 	_ stsAPI    = (*fakeAWS)(nil)
+	_ s3API     = (*fakeAWS)(nil)
 )
 
 func newFakeAWS() *fakeAWS {
@@ -71,6 +74,11 @@ func (f *fakeAWS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttribut
 	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": "arn:aws:sqs:us-east-1:123456789012:" + name}}, nil
 }
 
+func (f *fakeAWS) CreateBucket(_ context.Context, in *s3.CreateBucketInput, _ ...func(*s3.Options)) (*s3.CreateBucketOutput, error) {
+	f.buckets = append(f.buckets, aws.ToString(in.Bucket))
+	return &s3.CreateBucketOutput{}, nil
+}
+
 func (f *fakeAWS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 	return &sts.GetCallerIdentityOutput{Account: aws.String("123456789012")}, nil
 }
@@ -91,7 +99,7 @@ func repoTemplate(t *testing.T) *Template {
 func fakeStack(t *testing.T, opts StackOptions) (*Stack, *fakeAWS) {
 	t.Helper()
 	f := newFakeAWS()
-	s, err := newStack(t.Context(), repoTemplate(t), opts, "us-east-1", f, f, f, f)
+	s, err := newStack(t.Context(), repoTemplate(t), opts, "us-east-1", awsAPIs{f, f, f, f, f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +138,8 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	sorted := func(s string) string { l := strings.Split(s, ","); sort.Strings(l); return strings.Join(l, ",") }
 	notices := ",KEYSWEEP_NOTICE_SENDER,KEYSWEEP_NOTICE_TOPIC_ARN"
 	want := map[string]string{
-		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_SECURITY_HUB"+notices),
-		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS"+notices),
+		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_TARGETS,REPORT_BUCKET,KEYSWEEP_SECURITY_HUB"+notices),
+		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS,KEYSWEEP_TARGETS"+notices),
 		"DispatcherFunction": "keysweep-local-DispatcherFunction 5m0s bootstrap provided.al2023 arm64 " + sorted(tables+",ACCOUNT_QUEUE_URL"),
 		"WorkerFunction": "keysweep-local-WorkerFunction 15m0s bootstrap provided.al2023 arm64 " +
 			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL,KEYSWEEP_BULK_TAGS"),
@@ -202,6 +210,7 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400", "KEYSWEEP_BULK_TAGS": "false",
+		"KEYSWEEP_TARGETS": "[]", "REPORT_BUCKET": "",
 		"KEYSWEEP_NOTICE_SENDER": "", "KEYSWEEP_SECURITY_HUB": "false", "KEYSWEEP_NOTICE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:keysweep-local-NoticeTopic"}
 	if diff := cmp.Diff(want, fn.Env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
@@ -211,5 +220,36 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 	}
 	if fn.Timeout != 900*time.Second {
 		t.Errorf("timeout %s, want the template's SweeperTimeout default", fn.Timeout)
+	}
+}
+
+// TestReportBucketAndTargets: with ReportBucket=true the stack makes the
+// report bucket and the sweeper is told its name; Targets reaches the
+// sweeper and the API as KEYSWEEP_TARGETS; by default there is no bucket.
+func TestReportBucketAndTargets(t *testing.T) {
+	targets := `[{"name":"otc","provider":"huawei","secretArn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:otc-AbCdEf"}]`
+	s, f := fakeStack(t, StackOptions{Parameters: map[string]string{"ReportBucket": "true", "Targets": targets}})
+	sweeper, err := s.Function(t.Context(), "SweeperFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := s.Function(t.Context(), "ApiFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"sweeper REPORT_BUCKET": sweeper.Env["REPORT_BUCKET"], "sweeper KEYSWEEP_TARGETS": sweeper.Env["KEYSWEEP_TARGETS"],
+		"api KEYSWEEP_TARGETS": api.Env["KEYSWEEP_TARGETS"], "buckets": strings.Join(f.buckets, ",")}
+	want := map[string]string{"sweeper REPORT_BUCKET": "keysweep-local-reportsbucket", "sweeper KEYSWEEP_TARGETS": targets,
+		"api KEYSWEEP_TARGETS": targets, "buckets": "keysweep-local-reportsbucket"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, ok := api.Env["REPORT_BUCKET"]; ok {
+		t.Error("the API is told the report bucket; only the sweeper writes reports")
+	}
+
+	s, f = fakeStack(t, StackOptions{})
+	if sweeper, err = s.Function(t.Context(), "SweeperFunction"); err != nil || sweeper.Env["REPORT_BUCKET"] != "" || len(f.buckets) != 0 {
+		t.Errorf("by default: %v, REPORT_BUCKET %q, buckets %v; want none", err, sweeper.Env["REPORT_BUCKET"], f.buckets)
 	}
 }

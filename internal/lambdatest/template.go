@@ -135,6 +135,7 @@ const (
 	typeQueue    = "AWS::SQS::Queue"
 	typeLogGroup = "AWS::Logs::LogGroup"
 	typeTopic    = "AWS::SNS::Topic"
+	typeBucket   = "AWS::S3::Bucket"
 )
 
 // shortTags are the short forms of the intrinsic functions; !Ref and
@@ -146,6 +147,10 @@ var shortTags = map[string]string{
 	"!Select": "Fn::Select", "!Split": "Fn::Split", "!FindInMap": "Fn::FindInMap",
 	"!GetAZs": "Fn::GetAZs", "!ImportValue": "Fn::ImportValue", "!Base64": "Fn::Base64",
 	"!Cidr": "Fn::Cidr", "!Transform": "Fn::Transform",
+	// Rule functions: read, never evaluated locally (CloudFormation checks
+	// Rules before it makes anything).
+	"!Contains": "Fn::Contains", "!EachMemberEquals": "Fn::EachMemberEquals", "!EachMemberIn": "Fn::EachMemberIn",
+	"!RefAll": "Fn::RefAll", "!ValueOf": "Fn::ValueOf", "!ValueOfAll": "Fn::ValueOfAll",
 }
 
 // fromNode turns a YAML node into maps, lists and strings, with each short

@@ -39,6 +39,7 @@ type demoKey struct {
 const (
 	demoAccount = "111122223333"
 	demoOrg     = "org-4711"
+	demoDomain  = "d78cbac186b744899480f25bd022f468"
 )
 
 func awsKey(user, path, id string, status policy.Status, created, used int, deactivated int) demoKey {
@@ -52,16 +53,28 @@ func awsKey(user, path, id string, status policy.Status, created, used int, deac
 	return demoKey{provider: domain.ProviderAWS, account: demoAccount, key: k}
 }
 
+// in moves a demo key to another store's account.
+func (k demoKey) in(p domain.Provider, account string) demoKey {
+	k.provider, k.account, k.key.Account = p, account, account
+	return k
+}
+
 // demoKeys: fresh, stale, never used, exempt, awaiting deletion, due for
 // deletion, a service user under an override, and keys that become stale
-// in the coming weeks; in an AWS account and a GMI organization.
+// in the coming weeks; in an AWS account, an Open Telekom Cloud domain
+// and a GMI organization, the three targets of `make demo`.
 func demoKeys() []demoKey {
 	// GMI Cloud does not tell a key's last use.
-	gmi := awsKey("ops@example.com", "", "gmi-key-7f3a", policy.StatusActive, 120, -1, -1)
-	gmi.provider, gmi.account, gmi.key.Account = domain.ProviderGMI, demoOrg, demoOrg
-	gmi2 := awsKey("ml-team@example.com", "", "gmi-key-0b91", policy.StatusActive, 30, -1, -1)
-	gmi2.provider, gmi2.account, gmi2.key.Account = domain.ProviderGMI, demoOrg, demoOrg
+	gmi := awsKey("ops@example.com", "", "gmi-key-7f3a", policy.StatusActive, 120, -1, -1).in(domain.ProviderGMI, demoOrg)
+	gmi2 := awsKey("ml-team@example.com", "", "gmi-key-0b91", policy.StatusActive, 30, -1, -1).in(domain.ProviderGMI, demoOrg)
+	// OTC users have no path and no tags.
+	otc := func(user, id string, created, used int) demoKey {
+		return awsKey(user, "", id, policy.StatusActive, created, used, -1).in(domain.ProviderHuawei, demoDomain)
+	}
 	return []demoKey{
+		otc("ci-runner", "HPUADEMOCIRUNNER0001", 300, 2),
+		otc("ops-anna", "HPUADEMOOPSANNA00001", 20, 1),
+		otc("backup-job", "HPUADEMOBACKUPJOB001", 80, 5),
 		awsKey("alice", "/", "AKIADEMOALICE0000001", policy.StatusActive, 20, 1, -1),
 		awsKey("alice", "/", "AKIADEMOALICE0000002", policy.StatusActive, 80, 40, -1),
 		awsKey("bob", "/", "AKIADEMOBOB000000001", policy.StatusActive, 200, 100, -1),
@@ -105,15 +118,20 @@ func demoInput() report.Input {
 		GeneratedAt: demoAt.Add(5 * time.Minute), At: demoAt,
 		Targets: []domain.Target{
 			{Name: "aws", Provider: domain.ProviderAWS, Account: demoAccount},
-			{Name: "gmi-prod", Provider: domain.ProviderGMI, Account: demoOrg},
+			{Name: "otc-demo", Provider: domain.ProviderHuawei, Account: demoDomain},
+			{Name: "gmi-demo", Provider: domain.ProviderGMI, Account: demoOrg},
 		},
 		Decisions: decide(p, keys, demoAt),
 		Policy:    p,
 		Capabilities: map[domain.Provider]domain.Capabilities{
-			domain.ProviderAWS: {Deactivate: true, LastUsed: true, OwnerTags: true, OwnerPaths: true, BulkTags: true, Report: true},
-			domain.ProviderGMI: {Expiry: true},
+			domain.ProviderAWS:    {Deactivate: true, LastUsed: true, OwnerTags: true, OwnerPaths: true, BulkTags: true, Report: true},
+			domain.ProviderHuawei: {Deactivate: true, LastUsed: true},
+			domain.ProviderGMI:    {Expiry: true},
 		},
-		Notes:   map[domain.Provider][]string{domain.ProviderAWS: {"inventory: credential report of 2026-06-01 08:58 UTC"}},
+		Notes: map[domain.Provider][]string{
+			domain.ProviderAWS:    {"inventory: credential report of 2026-06-01 08:58 UTC"},
+			domain.ProviderHuawei: {"owner tags unavailable: the endpoint offers no IAM v5 (Open Telekom Cloud has v3 only)"},
+		},
 		Records: demoRecords(),
 		Runs:    demoRuns(),
 	}

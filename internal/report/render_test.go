@@ -50,20 +50,22 @@ func TestRenderDemoFigures(t *testing.T) {
 	for _, m := range regexp.MustCompile(`data-kpi="(\w+)">(\d+)<`).FindAllStringSubmatch(page, -1) {
 		kpis[m[1]] = m[2]
 	}
-	// 12 keys; 2 inactive (dave, erin); stale: bob, carol, break-glass,
-	// dave, erin, ops@; due: bob, carol, erin, ops@; acted on in 30 days:
-	// erin, dave, mallory (trent's deletion failed).
-	want := map[string]string{"keys": "12", "active": "10", "stale": "6", "due": "4", "exempt": "1", "acted": "3", "forecast": "4"}
+	// 15 keys; 2 inactive (dave, erin); stale: bob, carol, break-glass,
+	// dave, erin, ops@, OTC ci-runner; due: bob, carol, erin, ops@,
+	// ci-runner; acted on in 30 days: erin, dave, mallory (trent's
+	// deletion failed).
+	want := map[string]string{"keys": "15", "active": "13", "stale": "7", "due": "5", "exempt": "1", "acted": "3", "forecast": "5"}
 	if diff := cmp.Diff(want, kpis); diff != "" {
 		t.Errorf("key figures (-want +got):\n%s", diff)
 	}
 	// Week 1: alice's older key (unused 47 days), dave's deletion coming
-	// due, svc-build (override 30 days); week 3: frank's key turns 91.
-	if diff := cmp.Diff([]string{"3", "0", "1", "0", "0", "0"}, attrs(page, "data-count")); diff != "" {
+	// due, svc-build (override 30 days); week 2: OTC backup-job's key
+	// turns 91; week 3: frank's key turns 91.
+	if diff := cmp.Diff([]string{"3", "1", "1", "0", "0", "0"}, attrs(page, "data-count")); diff != "" {
 		t.Errorf("forecast bars (-want +got):\n%s", diff)
 	}
-	if got := len(rowVerdicts(page)); got != 12 {
-		t.Errorf("key table rows = %d, want 12", got)
+	if got := len(rowVerdicts(page)); got != 15 {
+		t.Errorf("key table rows = %d, want 15", got)
 	}
 	for _, s := range []string{
 		"age limit 90", "inactivity limit 45", "service-users 30", "service-users 180", // limit lines
@@ -71,6 +73,7 @@ func TestRenderDemoFigures(t *testing.T) {
 		"no outcome yet", "2026-05-demo", "path /service/", "exemptions.users",
 		"owners have no tags", "within the cap (3 of 10 keys)", "inventory: credential report",
 		"Left out: 2 keys of stores that do not tell last use.", "unknown",
+		"otc-demo", "Huawei Cloud/OTC IAM", "no IAM v5",
 	} {
 		if !strings.Contains(page, s) {
 			t.Errorf("page lacks %q", s)

@@ -21,6 +21,11 @@ const (
 	EnvRetentionDays   = "AUDIT_RETENTION_DAYS"
 	EnvSweeperFunction = "SWEEPER_FUNCTION"
 	EnvBulkTagReads    = "KEYSWEEP_BULK_TAGS"
+	EnvArchiveBucket   = "AUDIT_ARCHIVE_BUCKET"
+	EnvArchiveDays     = "AUDIT_ARCHIVE_DAYS"
+	// EnvReportBucket names the bucket the sweeper writes the posture
+	// report to after each scheduled run; empty: no report.
+	EnvReportBucket = "REPORT_BUCKET"
 )
 
 // DefaultRetentionDays is the audit records' default lifetime.
@@ -38,6 +43,13 @@ type Config struct {
 	// Targets are the key stores swept besides the AWS account the
 	// deployment runs in.
 	Targets []TargetConfig
+	// ArchiveBucket, when set, is an S3 bucket with Object Lock where each
+	// run's records are also kept, locked for ArchiveRetention.
+	ArchiveBucket    string
+	ArchiveRetention time.Duration
+	// ReportBucket is where the sweeper writes the posture report after
+	// each scheduled run; empty: nowhere.
+	ReportBucket string
 	// Notices are the channels that tell people (notifier.go).
 	Notices NoticeConfig
 }
@@ -45,11 +57,12 @@ type Config struct {
 // ConfigFromEnv reads Config from the environment.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		PolicyTable: os.Getenv(EnvPolicyTable),
-		AuditTable:  os.Getenv(EnvAuditTable),
-		PolicyID:    os.Getenv(EnvPolicyID),
-		Retention:   DefaultRetentionDays * 24 * time.Hour,
-		BulkTags:    os.Getenv(EnvBulkTagReads) == "true",
+		PolicyTable:  os.Getenv(EnvPolicyTable),
+		AuditTable:   os.Getenv(EnvAuditTable),
+		PolicyID:     os.Getenv(EnvPolicyID),
+		Retention:    DefaultRetentionDays * 24 * time.Hour,
+		BulkTags:     os.Getenv(EnvBulkTagReads) == "true",
+		ReportBucket: os.Getenv(EnvReportBucket),
 	}
 	if c.PolicyID == "" {
 		c.PolicyID = domain.DefaultPolicyID
@@ -60,6 +73,14 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("%s: must be a whole number of days from 1 to 3650, got %q", EnvRetentionDays, v)
 		}
 		c.Retention = time.Duration(n) * 24 * time.Hour
+	}
+	c.ArchiveBucket = os.Getenv(EnvArchiveBucket)
+	if v := os.Getenv(EnvArchiveDays); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return c, fmt.Errorf("%s: must be a whole number of days from 1 to 3650, got %q", EnvArchiveDays, v)
+		}
+		c.ArchiveRetention = time.Duration(n) * 24 * time.Hour
 	}
 	targets, err := TargetsFromEnv()
 	if err != nil {

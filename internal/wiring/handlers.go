@@ -9,14 +9,17 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keysweep/keysweep/internal/archive"
 	"github.com/keysweep/keysweep/internal/engine"
 	"github.com/keysweep/keysweep/internal/fanout"
 	"github.com/keysweep/keysweep/internal/httpapi"
 	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 	"github.com/keysweep/keysweep/internal/lambda"
+	"github.com/keysweep/keysweep/internal/report"
 )
 
 // fromEnv reads the configuration and builds the clients, or exits: a
@@ -43,15 +46,34 @@ func functionLogger() *slog.Logger {
 
 // Engine is the default target's engine on these clients.
 func (d *Deps) Engine(logger *slog.Logger) *engine.Engine {
-	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger, Notifier: d.Notifier}
+	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger, Archive: d.archiver(), Notifier: d.Notifier}
+}
+
+// archiver is the write-once archive of runs, when one is configured.
+func (d *Deps) archiver() engine.Archiver {
+	if d.Config.ArchiveBucket == "" {
+		return nil
+	}
+	return &archive.Archive{API: s3.NewFromConfig(d.AWS), Bucket: d.Config.ArchiveBucket, Retention: d.Config.ArchiveRetention}
 }
 
 // Sweeper returns the sweeper function's handler.
 func Sweeper() func(context.Context, json.RawMessage) (*lambda.Summary, error) {
 	logger := functionLogger()
 	d := fromEnv(logger)
-	h := &lambda.Sweeper{Targets: d.Targets(logger), Policies: d.Journal, Logger: logger, Metrics: os.Stdout}
+	h := &lambda.Sweeper{Targets: d.Targets(logger), Policies: d.Journal, Logger: logger, Metrics: os.Stdout, Reports: d.Reports()}
 	return h.Handle
+}
+
+// Reports writes the posture report to the configured bucket after each
+// scheduled run; nil when no bucket is configured.
+func (d *Deps) Reports() *lambda.Reports {
+	if d.Config.ReportBucket == "" {
+		return nil
+	}
+	// An endpoint on an IP address (a local emulator) gets path-style
+	// addresses from the SDK itself; S3 proper, virtual-hosted ones.
+	return &lambda.Reports{S3: report.NewS3API(s3.NewFromConfig(d.AWS)), Bucket: d.Config.ReportBucket, Activity: d.Journal}
 }
 
 // API returns the API function's handler.
@@ -135,7 +157,7 @@ func (d *Deps) Targets(logger *slog.Logger) []engine.Target {
 			if err != nil {
 				return nil, err
 			}
-			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger, Notifier: d.Notifier}, nil
+			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger, Archive: d.archiver(), Notifier: d.Notifier}, nil
 		}})
 	}
 	return out

@@ -91,6 +91,7 @@ func eventPK(eventID string) string       { return "EVENT#" + eventID }
 func pendingPK(scope string) string       { return "PENDING#" + scope }
 func resumePK(scope string) string        { return "RESUME#" + scope }
 func runningPK(scope string) string       { return "RUNNING#" + scope }
+func lastRunPK(scope string) string       { return "LASTRUN#" + scope }
 func userKey(account, user string) string { return account + "#" + user }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }

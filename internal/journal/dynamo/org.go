@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -46,83 +45,59 @@ func (d *Journal) GetOrgRun(ctx context.Context, runID string) (*domain.OrgRun, 
 // keeps the counters.
 func (d *Journal) PlanOrgRun(ctx context.Context, runID string, plan domain.OrgPlan) error {
 	accounts := slices.Sorted(slices.Values(plan.Accounts))
-	names := map[string]string{
-		"#pk": "pk", "#planned": "planned", "#n": "accountsPlanned", "#done": "accountsDone",
-		"#failed": "accountsFailed", "#outcomes": "outcomes", "#counts": "counts",
+	empty := &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}
+	upd := expression.Set(expression.Name("planned"), expression.Value(true)).
+		Set(expression.Name("accountsPlanned"), expression.Value(len(accounts)))
+	for _, n := range []string{"accountsDone", "accountsFailed"} {
+		upd = upd.Set(expression.Name(n), expression.IfNotExists(expression.Name(n), expression.Value(0)))
 	}
-	values := map[string]types.AttributeValue{
-		":true": &types.AttributeValueMemberBOOL{Value: true}, ":n": num(len(accounts)),
-		":zero": num(0), ":empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+	for _, n := range []string{"outcomes", "counts"} {
+		upd = upd.Set(expression.Name(n), expression.IfNotExists(expression.Name(n), expression.Value(empty)))
 	}
-	set := "SET #planned = :true, #n = :n, #done = if_not_exists(#done, :zero), #failed = if_not_exists(#failed, :zero), " +
-		"#outcomes = if_not_exists(#outcomes, :empty), #counts = if_not_exists(#counts, :empty)"
 	if len(accounts) > 0 {
-		list := make([]types.AttributeValue, len(accounts))
-		for i, a := range accounts {
-			list[i] = s(a)
-		}
-		names["#accounts"] = "accounts"
-		values[":accounts"] = &types.AttributeValueMemberL{Value: list}
-		set += ", #accounts = :accounts"
+		upd = upd.Set(expression.Name("accounts"), expression.Value(accounts))
 	}
 	if plan.OrganizationID != "" {
-		names["#org"] = "organizationId"
-		values[":org"] = s(plan.OrganizationID)
-		set += ", #org = :org"
+		upd = upd.Set(expression.Name("organizationId"), expression.Value(plan.OrganizationID))
 	}
 	if plan.Selection != "" {
-		names["#sel"] = "selection"
-		values[":sel"] = s(plan.Selection)
-		set += ", #sel = :sel"
+		upd = upd.Set(expression.Name("selection"), expression.Value(plan.Selection))
 	}
-	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 d.table(),
-		Key:                       itemKey(runPK(runID), skRun),
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("plan organization run %s: %w", runID, domain.ErrNotFound)
-	}
-	if err != nil {
+	if err := d.updateRun(ctx, runID, upd); err != nil {
 		return fmt.Errorf("plan organization run %s: %w", runID, err)
 	}
 	return nil
+}
+
+// updateRun applies upd to the run item, on condition that it exists
+// (domain.ErrNotFound when it does not).
+func (d *Journal) updateRun(ctx context.Context, runID string, upd expression.UpdateBuilder) error {
+	ex, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.AttributeExists(expression.Name("pk"))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: d.table(), Key: itemKey(runPK(runID), skRun),
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return domain.ErrNotFound
+	}
+	return err
 }
 
 // MarkDispatched records that every planned account was sent (or recorded
 // failed), appends notes to the run's errors, and finishes the run if every
 // account is already accounted for (an empty plan, or all failed to send).
 func (d *Journal) MarkDispatched(ctx context.Context, runID string, notes []string) (*domain.OrgRun, error) {
-	names := map[string]string{"#pk": "pk", "#at": "dispatchedAt"}
-	values := map[string]types.AttributeValue{":at": s(journal.FormatTime(d.opts.Now()))}
-	set := "SET #at = :at"
+	upd := expression.Set(expression.Name("dispatchedAt"), expression.Value(journal.FormatTime(d.opts.Now())))
 	if len(notes) > 0 {
-		list := make([]types.AttributeValue, len(notes))
-		for i, n := range notes {
-			list[i] = s(n)
-		}
-		names["#errors"] = "errors"
-		values[":notes"] = &types.AttributeValueMemberL{Value: list}
-		values[":none"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
-		set += ", #errors = list_append(if_not_exists(#errors, :none), :notes)"
+		upd = upd.Set(expression.Name("errors"), expression.ListAppend(
+			expression.IfNotExists(expression.Name("errors"), expression.Value([]string{})), expression.Value(notes)))
 	}
-	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 d.table(),
-		Key:                       itemKey(runPK(runID), skRun),
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return nil, fmt.Errorf("mark organization run %s dispatched: %w", runID, domain.ErrNotFound)
-	}
-	if err != nil {
+	if err := d.updateRun(ctx, runID, upd); err != nil {
 		return nil, fmt.Errorf("mark organization run %s dispatched: %w", runID, err)
 	}
 	return d.finishIfDone(ctx, runID)
@@ -178,10 +153,6 @@ func (d *Journal) RecordAccount(ctx context.Context, orgRunID string, res domain
 	return nil, fmt.Errorf("record account %s in organization run %s: item kept changing", res.Account, orgRunID)
 }
 
-func num(n int) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
-}
-
 func (d *Journal) accountResult(ctx context.Context, orgRunID, account string) (*domain.AccountResult, error) {
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      d.table(),
@@ -210,48 +181,40 @@ func (d *Journal) writeAccount(ctx context.Context, orgRunID string, prev *domai
 	}
 	item["pk"], item["sk"] = s(runPK(orgRunID)), s(accountSK(res.Account))
 	item["expiresAt"] = d.expiresAt(res.At)
-	put := &types.Put{TableName: d.table(), Item: item}
-	if prev == nil {
-		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		put.ConditionExpression = aws.String("#status = :prev")
-		put.ExpressionAttributeNames = map[string]string{"#status": "status"}
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": s(prev.Status)}
+	cond := expression.AttributeNotExists(expression.Name("pk"))
+	if prev != nil {
+		cond = expression.Name("status").Equal(expression.Value(prev.Status))
 	}
+	pex, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	put := &types.Put{TableName: d.table(), Item: item, ConditionExpression: pex.Condition(),
+		ExpressionAttributeNames: pex.Names(), ExpressionAttributeValues: pex.Values()}
 
-	names := map[string]string{"#planned": "planned"}
-	values := map[string]types.AttributeValue{":zero": num(0), ":true": &types.AttributeValueMemberBOOL{Value: true}}
-	var set []string
-	add := func(path []string, n int) {
-		if n == 0 {
-			return
+	var upd expression.UpdateBuilder
+	add := func(path string, n int) {
+		if n != 0 {
+			name := expression.Name(path)
+			upd = upd.Set(name, expression.Plus(expression.IfNotExists(name, expression.Value(0)), expression.Value(n)))
 		}
-		var refs []string
-		for _, p := range path {
-			ref := fmt.Sprintf("#n%d", len(names))
-			names[ref] = p
-			refs = append(refs, ref)
-		}
-		ref := strings.Join(refs, ".")
-		val := fmt.Sprintf(":v%d", len(values))
-		values[val] = num(n)
-		set = append(set, fmt.Sprintf("%s = if_not_exists(%s, :zero) + %s", ref, ref, val))
 	}
-	add([]string{"accountsDone"}, dl.Done)
-	add([]string{"accountsFailed"}, dl.Failed)
+	add("accountsDone", dl.Done)
+	add("accountsFailed", dl.Failed)
 	for _, k := range slices.Sorted(maps.Keys(dl.Outcomes)) {
-		add([]string{"outcomes", k}, dl.Outcomes[k])
+		add("outcomes."+k, dl.Outcomes[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(dl.Counts)) {
-		add([]string{"counts", k}, dl.Counts[k])
+		add("counts."+k, dl.Counts[k])
+	}
+	uex, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.Name("planned").Equal(expression.Value(true))).Build()
+	if err != nil {
+		return err
 	}
 	update := &types.Update{
-		TableName:                 d.table(),
-		Key:                       itemKey(runPK(orgRunID), skRun),
-		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
-		ConditionExpression:       aws.String("#planned = :true"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+		TableName: d.table(), Key: itemKey(runPK(orgRunID), skRun),
+		UpdateExpression: uex.Update(), ConditionExpression: uex.Condition(),
+		ExpressionAttributeNames: uex.Names(), ExpressionAttributeValues: uex.Values(),
 	}
 	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: put},
@@ -274,25 +237,22 @@ func (d *Journal) finishIfDone(ctx context.Context, runID string) (*domain.OrgRu
 	}
 	end := d.opts.Now().UTC()
 	duration := end.Sub(run.StartedAt).Milliseconds()
-	names := map[string]string{"#outcome": "outcome", "#done": "accountsDone", "#failed": "accountsFailed"}
-	values := map[string]types.AttributeValue{
-		":outcome": s(string(outcome)), ":was": s(string(run.Outcome)),
-		":done": num(run.AccountsDone), ":failed": num(run.AccountsFailed),
-	}
-	update := "SET #outcome = :outcome"
+	upd := expression.Set(expression.Name("outcome"), expression.Value(string(outcome)))
 	if first {
-		names["#finished"], names["#duration"] = "finishedAt", "durationMs"
-		values[":end"] = s(journal.FormatTime(end))
-		values[":duration"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(duration, 10)}
-		update += ", #finished = :end, #duration = :duration"
+		upd = upd.Set(expression.Name("finishedAt"), expression.Value(journal.FormatTime(end))).
+			Set(expression.Name("durationMs"), expression.Value(duration))
+	}
+	cond := expression.Name("outcome").Equal(expression.Value(string(run.Outcome))).
+		And(expression.Name("accountsDone").Equal(expression.Value(run.AccountsDone))).
+		And(expression.Name("accountsFailed").Equal(expression.Value(run.AccountsFailed)))
+	ex, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("finish organization run %s: %w", runID, err)
 	}
 	_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 d.table(),
-		Key:                       itemKey(runPK(runID), skRun),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("#outcome = :was AND #done = :done AND #failed = :failed"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+		TableName: d.table(), Key: itemKey(runPK(runID), skRun),
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {

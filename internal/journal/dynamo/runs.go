@@ -137,13 +137,33 @@ func (d *Journal) FinishRun(ctx context.Context, run *domain.Run) error {
 	if !run.Outcome.Finished() && run.Deadline != nil {
 		second = types.TransactWriteItem{Put: &types.Put{TableName: d.table(), Item: d.runningMarker(run)}}
 	}
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: d.table(), Item: item}}, second,
-	}})
+	items := []types.TransactWriteItem{{Put: &types.Put{TableName: d.table(), Item: item}}, second}
+	if run.Outcome.Finished() && run.Parent == "" && run.Outcome != domain.RunDuplicate {
+		last := itemKey(lastRunPK(run.Scope()), skRun)
+		last["runId"], last["at"] = s(run.RunID), s(journal.FormatTime(d.opts.Now()))
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: d.table(), Item: last}})
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", run.RunID, err)
 	}
 	return nil
+}
+
+// LastRun names the scope's last finished run ("" when none): the next
+// run checks the hash chains of the keys it wrote.
+func (d *Journal) LastRun(ctx context.Context, scope string) (string, error) {
+	item, err := d.get(ctx, d.table(), itemKey(lastRunPK(scope), skRun))
+	if err != nil {
+		return "", fmt.Errorf("last run of %s: %w", scope, err)
+	}
+	var r struct {
+		RunID string `dynamodbav:"runId"`
+	}
+	if err := unmarshalItem(item, &r); err != nil {
+		return "", fmt.Errorf("decode last run of %s: %w", scope, err)
+	}
+	return r.RunID, nil
 }
 
 // GetRun returns the run record, or an error wrapping domain.ErrNotFound.

@@ -24,6 +24,7 @@ type Journal struct {
 	runs     map[string]domain.Run
 	events   map[string]string                   // event id → run id
 	running  map[string]map[string]bool          // scope → run ids
+	lastRun  map[string]string                   // scope → last finished run
 	states   map[string]domain.KeyState          // key id → state
 	history  map[string]domain.Record            // key id + sort key → record
 	pending  map[string]map[string]domain.Record // scope → key id → intent
@@ -40,6 +41,7 @@ func New() *Journal {
 		runs:     map[string]domain.Run{},
 		events:   map[string]string{},
 		running:  map[string]map[string]bool{},
+		lastRun:  map[string]string{},
 		states:   map[string]domain.KeyState{},
 		history:  map[string]domain.Record{},
 		pending:  map[string]map[string]domain.Record{},
@@ -116,6 +118,9 @@ func (m *Journal) runCopy(run *domain.Run) (domain.Run, error) {
 
 func (m *Journal) markRunningLocked(r domain.Run) {
 	scope := r.Scope()
+	if r.Outcome.Finished() && r.Parent == "" && r.Outcome != domain.RunDuplicate {
+		m.lastRun[scope] = r.RunID
+	}
 	if r.Outcome.Finished() || r.Deadline == nil {
 		delete(m.running[scope], r.RunID)
 		return
@@ -243,6 +248,13 @@ func (m *Journal) MarkCrashed(_ context.Context, run *domain.Run, note string) (
 	r.Errors = append(r.Errors, note)
 	m.runs[run.RunID] = r
 	return true, nil
+}
+
+// LastRun: see the DynamoDB journal.
+func (m *Journal) LastRun(_ context.Context, scope string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastRun[scope], nil
 }
 
 // Resume: see the DynamoDB journal.

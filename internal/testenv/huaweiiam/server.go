@@ -8,7 +8,8 @@
 // answering 401 APIG.0301 to a wrong or missing signature or a stale
 // X-Sdk-Date. Bodies and queries of the wrong shape get 400.
 //
-// It is test support: nothing shipped imports it.
+// It is test support, and `keysweep demo`'s stand-in for a domain: no
+// Lambda function reaches it (internal/architecture holds that).
 package huaweiiam
 
 import (
