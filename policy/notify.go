@@ -60,7 +60,36 @@ type Notify struct {
 	// TeamTopic says whether notices and run summaries are published to
 	// the stack's SNS topic. Absent: yes, when the stack has one.
 	TeamTopic *bool `json:"teamTopic,omitempty"`
+	// WarnInAudit sends owners their warnings in audit mode too. Off by
+	// default: an audit run changes nothing, so a warning that a key will
+	// be deactivated would not come true, and owners who get warnings
+	// that do not come true learn to ignore them. Turn it on to warn
+	// owners ahead of switching a policy to enforce.
+	WarnInAudit bool `json:"warnInAudit,omitempty"`
 }
+
+// WarnsIn reports whether owners are warned in a run of mode m: always in
+// enforce mode, in audit mode only with WarnInAudit.
+func (n *Notify) WarnsIn(m Mode) bool {
+	if n == nil || !n.Tells(EventWarning) {
+		return false
+	}
+	return m == ModeEnforce || n.WarnInAudit
+}
+
+// Horizon is how far ahead a key counts as soon stale: the largest warning
+// day (DefaultWarnDays' without a notify section).
+func (n *Notify) Horizon() time.Duration {
+	days := DefaultWarnDays
+	if n != nil {
+		days = n.Warnings()
+	}
+	return time.Duration(slices.Max(days)) * day
+}
+
+// DeleteAfterDaysFor is the delete clock (or, without status, the notice
+// period) that applies to k: its override's, else the policy's.
+func (p *Policy) DeleteAfterDaysFor(k Key) int { return p.limitsFor(k).deleteAfter }
 
 // Warnings gives the warning days, largest first: the policy's own, or
 // DefaultWarnDays. A nil section warns on none.
@@ -270,6 +299,9 @@ func (n *Notify) item() map[string]any {
 	}
 	if n.TeamTopic != nil {
 		m["teamTopic"] = *n.TeamTopic
+	}
+	if n.WarnInAudit {
+		m["warnInAudit"] = true
 	}
 	return m
 }

@@ -22,6 +22,7 @@ notify:
   events: [warning, deactivated]
   sender: keysweep@example.com
   teamTopic: false
+  warnInAudit: true
 `
 
 func TestParseNotify(t *testing.T) {
@@ -36,6 +37,7 @@ func TestParseNotify(t *testing.T) {
 		Events:        []Event{EventWarning, EventDeactivated},
 		Sender:        "keysweep@example.com",
 		TeamTopic:     boolP(false),
+		WarnInAudit:   true,
 	}
 	if diff := cmp.Diff(want, p.Notify); diff != "" {
 		t.Errorf("notify (-want +got):\n%s", diff)
@@ -298,5 +300,47 @@ func TestNotifyPredicates(t *testing.T) {
 	n := &Notify{Events: []Event{EventDeleted}, TeamTopic: boolP(false)}
 	if n.Tells(EventWarning) || !n.Tells(EventDeleted) || n.PublishesToTeam(true) {
 		t.Errorf("predicates wrong for %+v", n)
+	}
+}
+
+// Owners are warned in enforce mode, and in audit mode only when the
+// policy asks; a key is soon stale within the largest warning day.
+func TestWarnsInAndHorizon(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		n           *Notify
+		enforce     bool
+		audit       bool
+		horizonDays int
+	}{
+		{"no section", nil, false, false, 14},
+		{"defaults", &Notify{}, true, false, 14},
+		{"warn in audit", &Notify{WarnInAudit: true, WarnDays: []int{3, 30}}, true, true, 30},
+		{"warnings not told", &Notify{Events: []Event{EventDeleted}, WarnInAudit: true}, false, false, 14},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.n.WarnsIn(ModeEnforce); got != tc.enforce {
+				t.Errorf("WarnsIn(enforce) = %v, want %v", got, tc.enforce)
+			}
+			if got := tc.n.WarnsIn(ModeAudit); got != tc.audit {
+				t.Errorf("WarnsIn(audit) = %v, want %v", got, tc.audit)
+			}
+			if got := tc.n.Horizon(); got != time.Duration(tc.horizonDays)*24*time.Hour {
+				t.Errorf("Horizon = %v, want %d days", got, tc.horizonDays)
+			}
+		})
+	}
+}
+
+func TestDeleteAfterDaysFor(t *testing.T) {
+	p, err := Parse([]byte("version: v\nmode: enforce\nmaxKeyAgeDays: 90\ndeleteAfterDays: 7\noverrides:\n  - {name: svc, pathPrefix: /service/, deleteAfterDays: 14}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.DeleteAfterDaysFor(Key{UserPath: "/"}); got != 7 {
+		t.Errorf("default = %d, want 7", got)
+	}
+	if got := p.DeleteAfterDaysFor(Key{UserPath: "/service/"}); got != 14 {
+		t.Errorf("override = %d, want 14", got)
 	}
 }

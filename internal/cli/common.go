@@ -93,6 +93,9 @@ func (c *common) config(needTables bool) (wiring.Config, error) {
 		return cfg, usageError{err}
 	}
 	cfg.Targets = targets
+	if cfg.Notices, err = wiring.NoticeConfigFromEnv(); err != nil {
+		return cfg, usageError{err}
+	}
 	if needTables {
 		if err := cfg.Validate(); err != nil {
 			return cfg, usageError{err}

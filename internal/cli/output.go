@@ -124,9 +124,24 @@ func recordRow(r domain.Record) []string {
 	if r.Error != "" {
 		reason += " [error: " + r.Error + "]"
 	}
+	action, result := r.Action, r.Result
+	if n := r.Notice; n != nil {
+		// A notice: what it told whom, and what became of it.
+		action, result = n.Kind+" by "+n.Channel, n.Status
+		reason = "to " + n.Recipient
+		if n.Recipient == "" {
+			reason = "to nobody"
+		}
+		if n.MessageID != "" {
+			reason += ", message " + n.MessageID
+		}
+		if n.Error != "" {
+			reason += " [error: " + n.Error + "]"
+		}
+	}
 	return []string{
 		r.At.UTC().Format(time.RFC3339), r.RunID, r.Kind, r.UserName, r.AccessKeyID,
-		string(r.Decision), r.Action, r.Result, string(r.Mode), r.PolicyVersion, reason,
+		string(r.Decision), action, result, string(r.Mode), r.PolicyVersion, reason,
 	}
 }
 

@@ -20,12 +20,13 @@ type planOptions struct {
 	policyFile string
 	users      string
 	all        bool
+	notices    bool
 }
 
 func newPlanCmd(s *streams) *cobra.Command {
 	o := &planOptions{}
 	cmd := &cobra.Command{
-		Use:   "plan [--at DATE] [--output table|json|csv] [--policy FILE] [--users a,b] [--all] [--target NAME]",
+		Use:   "plan [--at DATE] [--output table|json|csv] [--policy FILE] [--users a,b] [--all] [--notices] [--target NAME]",
 		Short: "judge every key now (or --at a date) and print the decisions; changes nothing",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,6 +41,7 @@ func newPlanCmd(s *streams) *cobra.Command {
 	fs.StringVar(&o.policyFile, "policy", "", "judge with this policy file (JSON or YAML) instead of the stored policy")
 	fs.StringVar(&o.users, "users", "", "only these users (comma separated)")
 	fs.BoolVar(&o.all, "all", false, "list every key with its id, kept ones too (reads each user's keys: one call per user)")
+	fs.BoolVar(&o.notices, "notices", false, "list the notices a sweep would send instead: each channel (e-mail, the team topic, Security Hub), to whom, and the subject; sends nothing")
 	return cmd
 }
 
@@ -105,6 +107,9 @@ func runPlan(ctx context.Context, s *streams, o *planOptions) error {
 	eng, err := o.planEngine(ctx, t, o.all)
 	if err != nil {
 		return err
+	}
+	if o.notices {
+		return runPlanNotices(ctx, s, o, eng, p, source, when, d.Config.Notices)
 	}
 	pl, err := eng.Plan(ctx, p, when, splitList(o.users))
 	if err != nil {

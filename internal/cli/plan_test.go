@@ -4,10 +4,17 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keysweep/keysweep/internal/testenv"
 	"github.com/keysweep/keysweep/internal/wiring"
 )
 
@@ -102,5 +109,60 @@ func TestPlanBlockedByInvalidStoredPolicy(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, "sweep"); code != ExitBlocked {
 		t.Errorf("sweep: %d %s", code, stderr)
+	}
+}
+
+// plan --notices lists what each channel would receive and to whom, with
+// the subject, and sends and changes nothing.
+func TestPlanNotices(t *testing.T) {
+	client, ids := account(t)
+	emu := testenv.Emulator(t)
+	ids["dave"] = addUser(t, emu, client, "dave", 88, 1, time.Now().UTC()) // stale in 3 days
+	if _, err := client.TagUser(t.Context(), &iam.TagUserInput{UserName: aws.String("dave"),
+		Tags: []iamtypes.Tag{{Key: aws.String("owner-email"), Value: aws.String("dave@example.com")}}}); err != nil {
+		t.Fatal(err)
+	}
+	pol := writeFile(t, "p.yaml", enforcePolicy+"notify:\n  ownerEmailTag: owner-email\n  fallbackEmail: security@example.com\n")
+
+	code, stdout, stderr := cli(t, "plan", "--policy", pol, "--notices", "--output", "csv")
+	if code != 0 {
+		t.Fatalf("plan --notices: %d %s", code, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows[1:] {
+		got = append(got, strings.Join(r[:4], " "))
+		if r[0] == "email" && r[2] == "warning" && !strings.Contains(r[6], "becomes stale on") {
+			t.Errorf("warning subject %q", r[6])
+		}
+	}
+	sort.Strings(got)
+	topic := "(the stack's topic)"
+	want := []string{
+		"email dave@example.com warning dave",
+		"email security@example.com deactivated bob",
+		"email security@example.com deactivated carol",
+		"securityhub Security Hub finding bob",
+		"securityhub Security Hub finding carol",
+		"securityhub Security Hub finding dave",
+		"sns " + topic + " deactivated bob",
+		"sns " + topic + " deactivated carol",
+		"sns " + topic + " run-summary ",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("planned notices (-want +got):\n%s", diff)
+	}
+
+	code, stdout, stderr = cli(t, "plan", "--policy", pol, "--notices")
+	if code != 0 {
+		t.Fatalf("plan --notices: %d %s", code, stderr)
+	}
+	wantContains(t, "footer", stderr, "9 notices a sweep at", "nothing was sent", "no notice channel is set here")
+	wantContains(t, "table", stdout, "CHANNEL", "dave@example.com", ids["dave"])
+	if code, _, _ := cli(t, "audit", "--key", ids["bob"]); code != ExitNotFound {
+		t.Errorf("a plan wrote records for bob (exit %d)", code)
 	}
 }

@@ -87,8 +87,12 @@ type Notice struct {
 	Recipient string     `json:"recipient,omitempty" dynamodbav:"recipient,omitempty"`
 	DueDate   *time.Time `json:"dueDate,omitempty" dynamodbav:"dueDate,omitempty"`
 	MessageID string     `json:"messageId,omitempty" dynamodbav:"messageId,omitempty"`
-	Status    string     `json:"status" dynamodbav:"status"` // sending | sent | failed
+	Status    string     `json:"status" dynamodbav:"status"` // sending | sent | failed | unknown
 	Error     string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	// Claim names the notice once and for all (kind, channel, date and
+	// warning day or acting run): the journal's claim on it keeps it from
+	// being sent twice.
+	Claim string `json:"claim,omitempty" dynamodbav:"claim,omitempty"`
 }
 
 // Stage is where a key is in keysweep's lifecycle.

@@ -102,6 +102,9 @@ func (s *sweepRun) actOne(c *candidate, j *judged) bool {
 // keysweep's state only, written ahead like any action.
 func (s *sweepRun) stage(j *judged, action domain.Action) {
 	a := s.e.apply(s.work, s.book, change{key: j.key, action: action, base: s.base(&j.KeyDecision), factsAt: j.factsAt})
+	if n := len(a.records); n > 0 {
+		j.lastAt = a.records[n-1].At
+	}
 	switch {
 	case a.later:
 	case a.pending:
@@ -131,6 +134,7 @@ func (s *sweepRun) act(c *candidate, j *judged) {
 		})
 		if n := len(a.records); n > 0 {
 			after = a.records[n-1].At
+			j.lastAt = after
 		}
 		if a.update != nil {
 			j.Decision = *a.update
@@ -163,7 +167,7 @@ func (s *sweepRun) act(c *candidate, j *judged) {
 func (s *sweepRun) settleDecision(j *judged, action domain.Action, a applied) {
 	switch a.result {
 	case domain.ResultDone:
-		j.Outcome = domain.KeyDone
+		j.Outcome, j.acted = domain.KeyDone, action
 		if action == domain.ActionDeactivate {
 			s.t.add(domain.CountDeactivated, 1)
 		} else {

@@ -64,6 +64,9 @@ type Engine struct {
 	// Archive, when set, keeps each run's and revocation's records in
 	// write-once storage as well.
 	Archive Archiver
+	// Notifier tells owners, the team and the security team; nil tells
+	// no one (notifier.go).
+	Notifier Notifier
 }
 
 // Errors a caller branches on.

@@ -25,6 +25,16 @@ type judged struct {
 	// markDue and clearDue start and end the notice period of a key in
 	// a store without status.
 	markDue, clearDue bool
+	// staleAt is when the key becomes (or became) stale, and staleWhy
+	// why (zero when no rule applies to it); soon: it becomes stale
+	// within the run's horizon (a warning or a finding may be due).
+	staleAt  time.Time
+	staleWhy string
+	soon     bool
+	// acted is what the run did to the key (done), and lastAt the time
+	// of its latest record in the run: notices are recorded after it.
+	acted  domain.Action
+	lastAt time.Time
 }
 
 // candidate is one owner whose keys need a closer look.
@@ -37,6 +47,10 @@ type candidate struct {
 }
 
 // judgement is what judging an inventory found.
+//
+// horizon, when set, also takes a closer look at the keys that become
+// stale within it (a warning or a finding may be due for them): their
+// owners' keys are listed live like a candidate's.
 type judgement struct {
 	decisions []domain.KeyDecision // every key, in owner order
 	cands     []candidate          // the owners read live, in the order judged
@@ -48,18 +62,18 @@ type judgement struct {
 // a candidate key and judges those keys in full. It changes nothing:
 // what a run must write (a delete clock to start, a notice period to
 // start or end) is marked on the decisions for the run to do.
-func (e *Engine) judge(work context.Context, p *policy.Policy, inv *domain.Inventory, owners []domain.Owner, resume string, now time.Time) judgement {
+func (e *Engine) judge(work context.Context, p *policy.Policy, inv *domain.Inventory, owners []domain.Owner, resume string, now time.Time, horizon time.Duration) judgement {
 	a := e.abilities()
 	var cands []candidate
 	for _, o := range rotate(owners, resume) {
-		if e.screen(p, a, o, now) {
+		if e.screen(p, a, o, now, horizon) {
 			cands = append(cands, candidate{owner: o})
 		}
 	}
 	if p.NeedsTags() && a.OwnerTags {
 		e.preloadTags(work, a, cands, len(inv.Owners))
 	}
-	stopped := e.resolveAll(work, p, a, inv, cands, now)
+	stopped := e.resolveAll(work, p, a, inv, cands, now, horizon)
 
 	byName := make(map[string]*candidate, len(cands))
 	for i := range cands {
@@ -96,7 +110,7 @@ func (e *Engine) judge(work context.Context, p *policy.Policy, inv *domain.Inven
 
 // screen says whether an owner's keys need a closer look than the
 // inventory's facts allow.
-func (e *Engine) screen(p *policy.Policy, a abilities, o domain.Owner, now time.Time) bool {
+func (e *Engine) screen(p *policy.Policy, a abilities, o domain.Owner, now time.Time, horizon time.Duration) bool {
 	if len(o.Keys) == 0 {
 		return false
 	}
@@ -110,6 +124,11 @@ func (e *Engine) screen(p *policy.Policy, a abilities, o domain.Owner, now time.
 		if p.Screen(pk, now) {
 			return true
 		}
+		// Soon stale: stale at the horizon under any limit that might
+		// apply, if it is not used meanwhile.
+		if horizon > 0 && p.Screen(pk, now.Add(horizon)) {
+			return true
+		}
 		// A stale key spared by a known exemption is recorded too.
 		if d := p.Evaluate(pk, now); d.Verdict == policy.Exempt && d.Stale {
 			return true
@@ -120,7 +139,7 @@ func (e *Engine) screen(p *policy.Policy, a abilities, o domain.Owner, now time.
 
 // resolveAll resolves the candidates, a few at once, until the work
 // context ends; it reports whether it stopped before every one was read.
-func (e *Engine) resolveAll(work context.Context, p *policy.Policy, a abilities, inv *domain.Inventory, cands []candidate, now time.Time) bool {
+func (e *Engine) resolveAll(work context.Context, p *policy.Policy, a abilities, inv *domain.Inventory, cands []candidate, now time.Time, horizon time.Duration) bool {
 	var g errgroup.Group
 	g.SetLimit(withDefault(e.Concurrency, DefaultResolveConcurrency))
 	var mu sync.Mutex
@@ -132,7 +151,7 @@ func (e *Engine) resolveAll(work context.Context, p *policy.Policy, a abilities,
 		}
 		c := &cands[i]
 		g.Go(func() error {
-			c.err = e.resolve(work, p, a, inv, c, now)
+			c.err = e.resolve(work, p, a, inv, c, now, horizon)
 			c.resolved = c.err == nil || !stopping(work)
 			mu.Lock()
 			done++

@@ -60,7 +60,7 @@ func (e *Engine) inventoryForPlan(ctx context.Context, p *policy.Policy, at time
 
 // PlanFrom judges an inventory already read as a sweep at pl.At would.
 func (e *Engine) PlanFrom(ctx context.Context, p *policy.Policy, inv *domain.Inventory, pl *Plan, owners []string) *Plan {
-	jd := e.judge(ctx, p, inv, narrow(inv.Owners, owners), "", pl.At)
+	jd := e.judge(ctx, p, inv, narrow(inv.Owners, owners), "", pl.At, 0)
 	pl.Decisions = jd.decisions
 	pl.Actions = 0
 	for _, d := range pl.Decisions {

@@ -14,7 +14,7 @@ const recentRecords = 20
 
 // resolve reads the live facts of one candidate owner and judges its keys.
 // An owner deleted meanwhile leaves no decisions: its keys are gone.
-func (e *Engine) resolve(work context.Context, p *policy.Policy, a abilities, inv *domain.Inventory, c *candidate, now time.Time) error {
+func (e *Engine) resolve(work context.Context, p *policy.Policy, a abilities, inv *domain.Inventory, c *candidate, now time.Time, horizon time.Duration) error {
 	o := c.owner
 	if p.NeedsTags() && a.OwnerTags && c.tags == nil {
 		tags, err := e.Store.OwnerTags(work, o)
@@ -45,6 +45,7 @@ func (e *Engine) resolve(work context.Context, p *policy.Policy, a abilities, in
 		if err != nil {
 			return err
 		}
+		foresee(p, &j, e.policyKey(lk, o, c.tags, a), now, horizon)
 		c.decisions = append(c.decisions, j)
 	}
 	// A key the inventory had but the store no longer has was deleted in
@@ -219,4 +220,17 @@ func lastUsedFromInventory(o domain.Owner, live domain.Key) (*time.Time, bool) {
 		}
 	}
 	return nil, false
+}
+
+// foresee puts on j when its key becomes (or became) stale and why, and
+// whether it is soon stale: active (or without status), within its limits
+// now, not exempt, and stale within horizon if it is not used meanwhile.
+func foresee(p *policy.Policy, j *judged, pk policy.Key, now time.Time, horizon time.Duration) {
+	at, why, ok := p.StaleAt(pk)
+	if !ok {
+		return
+	}
+	j.staleAt, j.staleWhy = at, why
+	j.soon = horizon > 0 && !j.Stale && j.Verdict == policy.Keep &&
+		(pk.NoStatus || pk.Status == domain.StatusActive) && at.After(now) && at.Sub(now) <= horizon
 }

@@ -67,7 +67,11 @@ func (e *Engine) Revoke(ctx context.Context, req RevokeRequest) (*Revocation, er
 	if req.Action == policy.Deactivate && k.Status == domain.StatusInactive {
 		return e.alreadyInactive(ctx, rev, rec, k)
 	}
-	return e.revokeUnderLock(ctx, rev, rec, k, log)
+	out, err := e.revokeUnderLock(ctx, rev, rec, k, log)
+	if err == nil && out.Outcome == domain.ResultDone {
+		e.tellRevoked(ctx, req, out, k, out.Records)
+	}
+	return out, err
 }
 
 // judgeRevocation puts the policy's view of the key on the revocation.

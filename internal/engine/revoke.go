@@ -58,6 +58,8 @@ type Revocation struct {
 	// Records are the records this revocation wrote or, when the key was
 	// already gone, the key's earlier records.
 	Records []domain.Record `json:"records"`
+	// Notices are what the owner and the team were told of it.
+	Notices []domain.Notice `json:"notices,omitempty"`
 	Notes   []string        `json:"notes,omitempty"`
 }
 

@@ -24,6 +24,8 @@ type sweepRun struct {
 	work, book context.Context
 	log        *slog.Logger
 	t          *tally
+	// tl tells people of the run's decisions; nil tells no one.
+	tl *teller
 }
 
 // Run performs one sweep: mark crashed runs, settle crashed intents, take
@@ -72,10 +74,13 @@ func (s *sweepRun) sweep() (*Result, error) {
 	}
 	s.markCrashed()
 	s.verifyLastRun()
-	if err := s.e.settle(s.work, s.book, &s.run); err != nil {
+	settled, err := s.e.settle(s.work, s.book, &s.run)
+	if err != nil {
 		s.t.fail(err.Error())
 		s.log.Error("settle intents", "err", err)
 	}
+	s.settleNotices()
+	s.tellSettled(settled)
 	s.e.progress("inventory", 0, 1)
 	inv, err := s.e.Store.Inventory(s.work)
 	if err != nil {
@@ -93,7 +98,7 @@ func (s *sweepRun) sweep() (*Result, error) {
 		s.log.Warn("read resume cursor", "err", err)
 		resume = ""
 	}
-	jd := s.e.judge(s.work, s.p, inv, narrow(inv.Owners, s.req.Users), resume, s.start)
+	jd := s.e.judge(s.work, s.p, inv, narrow(inv.Owners, s.req.Users), resume, s.start, s.tl.horizon(s.run.Mode))
 	s.res.Decisions = jd.decisions
 	s.observe(jd.cands)
 	planned := s.count(jd.decisions)
@@ -106,6 +111,7 @@ func (s *sweepRun) sweep() (*Result, error) {
 	over, why := s.p.CapExceeded(planned, inv.Keys())
 	if over && s.run.Mode == policy.ModeEnforce {
 		s.recordAll(s.res.Decisions, domain.KeyBlocked)
+		s.tell(jd.cands, inv, s.req.Users == nil)
 		return s.finish(domain.RunBlocked, fmt.Errorf("%w: %s; nothing changed", ErrBlocked, why))
 	}
 	if over {
@@ -113,9 +119,10 @@ func (s *sweepRun) sweep() (*Result, error) {
 	}
 	if s.run.Mode != policy.ModeEnforce {
 		s.recordAll(s.res.Decisions, domain.KeyPlanned)
+		s.tell(jd.cands, inv, s.req.Users == nil)
 		return s.finish(domain.RunCompleted, nil)
 	}
-	return s.enforce(jd.cands, planned, resume)
+	return s.enforce(jd.cands, inv, planned, resume)
 }
 
 // checkPolicy fails a run whose policy is missing or invalid; it changes
@@ -134,6 +141,10 @@ func (s *sweepRun) checkPolicy() error {
 	}
 	s.p = p
 	s.run.Notes = append(s.run.Notes, capabilityNotes(p, s.e.abilities(), s.e.Store.Provider())...)
+	var note string
+	if s.tl, note = s.e.tellerFor(p); note != "" {
+		s.run.Notes = append(s.run.Notes, note)
+	}
 	return nil
 }
 
@@ -172,9 +183,10 @@ func (s *sweepRun) count(ds []domain.KeyDecision) int {
 
 // enforce acts on the plan and ends the run, keeping the resume cursor
 // when the deadline stopped it.
-func (s *sweepRun) enforce(cands []candidate, planned int, resume string) (*Result, error) {
+func (s *sweepRun) enforce(cands []candidate, inv *domain.Inventory, planned int, resume string) (*Result, error) {
 	lastDone, partial := s.actAll(cands, planned)
 	s.copyOutcomes(cands, partial)
+	s.tell(cands, inv, !partial && s.req.Users == nil)
 	scope := s.run.Scope()
 	if partial {
 		if lastDone == "" {

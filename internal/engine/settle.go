@@ -11,12 +11,14 @@ import (
 // settle resolves intents left without an outcome by a run that crashed:
 // each is checked against the live key store and closed with what really
 // happened, under the crashed intent's run id and action. An intent
-// another run settled first is not an error: it is said so.
-func (e *Engine) settle(work, book context.Context, run *domain.Run) error {
+// another run settled first is not an error: it is said so. It returns
+// the outcomes it wrote.
+func (e *Engine) settle(work, book context.Context, run *domain.Run) ([]domain.Record, error) {
 	pending, err := e.Journal.PendingIntents(work, run.Scope())
 	if err != nil {
-		return fmt.Errorf("pending intents: %w", err)
+		return nil, fmt.Errorf("pending intents: %w", err)
 	}
+	var settled []domain.Record
 	after := e.SettleAfter
 	if after == 0 {
 		after = DefaultSettleAfter
@@ -47,9 +49,10 @@ func (e *Engine) settle(work, book context.Context, run *domain.Run) error {
 			continue
 		}
 		run.Counts[domain.CountSettled]++
+		settled = append(settled, out)
 		e.log().Info("settled crashed intent", "key", in.AccessKeyID, "action", in.Action, "result", result, "intentRun", in.RunID)
 	}
-	return errors.Join(errs...)
+	return settled, errors.Join(errs...)
 }
 
 // findApplied looks in the key store for whether a crashed intent's change

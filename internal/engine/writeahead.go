@@ -236,6 +236,7 @@ func final(err error) bool {
 	return errors.Is(err, domain.ErrIntentPending) || errors.Is(err, domain.ErrNoIntent) ||
 		errors.Is(err, domain.ErrInvalidRecord) || errors.Is(err, domain.ErrRunExists) ||
 		errors.Is(err, domain.ErrNotFound) || errors.As(err, &dup) ||
+		errors.Is(err, domain.ErrNoticeClaimed) || errors.Is(err, domain.ErrNoticeSettled) ||
 		errors.Is(err, context.Canceled)
 }
 

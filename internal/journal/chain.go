@@ -73,6 +73,7 @@ func Canonical(rec domain.Record) string {
 		field("notice.messageId", n.MessageID)
 		field("notice.status", n.Status)
 		field("notice.error", n.Error)
+		field("notice.claim", n.Claim)
 	}
 	return b.String()
 }

@@ -114,3 +114,46 @@ func functionName() string {
 	}
 	return "local"
 }
+
+// NoticeMetricsLine renders the NoticesFailed metric of a run (notices
+// and findings that did not get through, and notices a crashed run left
+// unsettled), which NoticesFailedAlarm watches: namespace keysweep,
+// dimensions none and Function (the function's name, fn). ok is false
+// for a run that had nothing to count.
+func NoticeMetricsLine(sum *engine.Summary, fn string, at time.Time) (line []byte, ok bool, err error) {
+	failed := sum.Counts[domain.CountNoticesFailed] + sum.Counts[domain.CountNoticesUnknown]
+	sent := sum.Counts[domain.CountNoticesSent]
+	if failed == 0 && sent == 0 && sum.Counts[domain.CountFindings] == 0 {
+		return nil, false, nil
+	}
+	doc := map[string]any{
+		"NoticesFailed": failed, "NoticesSent": sent, "Function": fn, "Target": sum.Target, "RunId": sum.RunID,
+		"_aws": map[string]any{
+			"Timestamp": at.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  MetricsNamespace,
+				"Dimensions": [][]string{{}, {"Function"}},
+				"Metrics": []map[string]string{
+					{"Name": "NoticesFailed", "Unit": "Count"},
+					{"Name": "NoticesSent", "Unit": "Count"},
+				},
+			}},
+		},
+	}
+	line, err = json.Marshal(doc)
+	return line, err == nil, err
+}
+
+func (s *Sweeper) emitNoticeMetrics(sum *engine.Summary) {
+	if s.Metrics == nil || sum == nil || sum.Duplicate {
+		return
+	}
+	line, ok, err := NoticeMetricsLine(sum, functionName(), time.Now())
+	if err != nil {
+		s.log().Error("notice metrics", "err", err)
+		return
+	}
+	if ok {
+		fmt.Fprintf(s.Metrics, "%s\n", line)
+	}
+}

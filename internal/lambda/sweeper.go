@@ -58,6 +58,15 @@ type Summary struct {
 	ReportObject string `json:"reportObject,omitempty"`
 }
 
+// ran is one target's finished run, kept to announce it once the answer
+// (and its report) is complete.
+type ran struct {
+	eng *engine.Engine
+	res *engine.Result
+	p   *policy.Policy
+	sum *engine.Summary
+}
+
 func (s *Sweeper) log() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
@@ -92,17 +101,21 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 		return nil, err
 	}
 	sums := make([]*engine.Summary, len(targets))
+	runs := make([]ran, len(targets))
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		wg.Go(func() { sums[i], errs[i] = s.runTarget(ctx, t, i == 0 && t.Name == s.Targets[0].Name, ev) })
+		wg.Go(func() {
+			runs[i], errs[i] = s.runTarget(ctx, t, i == 0 && t.Name == s.Targets[0].Name, ev)
+			sums[i] = runs[i].sum
+		})
 	}
 	wg.Wait()
-	ran := false
+	began := false
 	for _, sum := range sums {
-		ran = ran || sum != nil
+		began = began || sum != nil
 	}
-	if !ran {
+	if !began {
 		// No target's run began: a refused event, or no key store
 		// reachable. Nothing was changed or recorded.
 		return nil, errors.Join(errs...)
@@ -121,7 +134,33 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 	if s.Reports != nil && ev.Kind == domain.TriggerSchedule {
 		s.report(ctx, targets, out)
 	}
+	// Last, once the answer is complete (with its report): the team's
+	// run summaries, and the notices' metric. The summaries link the
+	// report's object, which outlives the presigned link.
+	s.announce(ctx, runs, firstNonEmpty(out.ReportObject, out.Report))
 	return out, errors.Join(errs...)
+}
+
+// announce publishes each run's summary to the team topic (the engine
+// decides whether the policy and the deployment want it) and emits the
+// NoticesFailed metric of each run that sent notices.
+func (s *Sweeper) announce(ctx context.Context, runs []ran, report string) {
+	for _, r := range runs {
+		if r.eng == nil || r.res == nil || r.res.Duplicate {
+			continue
+		}
+		if err := r.eng.Announce(ctx, r.res, r.p, report); err != nil {
+			s.log().Error("announce run", "run", r.res.Run.RunID, "err", err)
+		}
+		s.emitNoticeMetrics(r.sum)
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // report writes the posture report after a scheduled run. A report that
@@ -182,7 +221,7 @@ func (s *Sweeper) pick(name string) ([]Target, error) {
 // runTarget runs one target's sweep. The default target keeps the event's
 // id as it is; the others claim it with their name added, so each target's
 // run is de-duplicated on its own.
-func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigger.Event) (*engine.Summary, error) {
+func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigger.Event) (ran, error) {
 	log := s.log().With("target", t.Name)
 	kind := ev.Kind
 	if kind == "manual" && s.ManualKind != "" {
@@ -195,7 +234,7 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	eng, err := t.Resolve(ctx)
 	if err != nil {
 		log.Error("target unreachable: nothing changed", "err", err)
-		return nil, fmt.Errorf("target %s: %w; nothing changed", t.Name, err)
+		return ran{}, fmt.Errorf("target %s: %w; nothing changed", t.Name, err)
 	}
 	req := engine.Request{
 		Trigger:   domain.Trigger{Kind: kind, Source: ev.Source, EventID: eventID},
@@ -203,7 +242,7 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	}
 	if err := s.checkRunID(ctx, eng, ev); err != nil {
 		log.Error("refused event", "err", err)
-		return nil, err
+		return ran{}, err
 	}
 	if s.Policy != nil {
 		req.Policy, req.PolicySource = s.Policy, engine.SourceFile
@@ -227,17 +266,18 @@ func (s *Sweeper) runTarget(ctx context.Context, t Target, first bool, ev trigge
 	}
 	if res == nil {
 		log.Error("sweep failed before its run record", "err", err)
-		return nil, err
+		return ran{}, err
 	}
 	sum := engine.Summarize(res)
 	sum.Target = t.Name
 	s.emitMetrics(sum)
+	r := ran{eng: eng, res: res, p: req.Policy, sum: sum}
 	if err != nil {
 		log.Error("sweep", "run", sum.RunID, "outcome", sum.Outcome, "err", err)
-		return sum, err
+		return r, err
 	}
 	log.Info("sweep", "run", sum.RunID, "outcome", sum.Outcome, "mode", sum.Mode, "counts", sum.Counts)
-	return sum, nil
+	return r, nil
 }
 
 // checkRunID refuses a payload whose runId is not a run the API queued:

@@ -91,8 +91,8 @@ func TestTemplateAuditAppendOnly(t *testing.T) {
 		function string
 		mutable  []string
 	}{
-		{"SweeperFunction", []string{"STATE#*", "PENDING#*", "RESUME#*", "RUN#*", "EVENT#*", "RUNNING#*"}},
-		{"ApiFunction", []string{"STATE#*", "PENDING#*", "RUN#*"}},
+		{"SweeperFunction", []string{"STATE#*", "PENDING#*", "RESUME#*", "RUN#*", "EVENT#*", "RUNNING#*", "NOTICE#*"}},
+		{"ApiFunction", []string{"STATE#*", "PENDING#*", "RUN#*", "NOTICE#*"}},
 	} {
 		sts := cfntemplate.Statements(t, cfntemplate.Dig(t, res, tc.function, "Properties", "Policies"))
 		cfntemplate.AppendOnly(t, tc.function, sts, "AuditTable", tc.mutable)
@@ -219,4 +219,96 @@ func TestTemplateAlarms(t *testing.T) {
 	res := cfntemplate.Dig(t, cfntemplate.Read(t, "../../template.yaml"), "Resources").(map[string]any)
 	cfntemplate.CountAlarm(t, res, "ChainBrokenAlarm", lambda.MetricsNamespace, "ChainBroken", "")
 	cfntemplate.CountAlarm(t, res, "NoticesFailedAlarm", lambda.MetricsNamespace, "NoticesFailed", "")
+}
+
+// Notices are off until a deployment turns them on: no sender (no
+// e-mail), findings off; the roles may send e-mail only as the sender's
+// address or its domain, publish only to the team topic (the stack's own,
+// or the one NoticeTopicArn names), and with SecurityHubFindings import
+// and resolve only the account's own findings. The functions are told the
+// same (KEYSWEEP_NOTICE_*, KEYSWEEP_SECURITY_HUB).
+func TestTemplateNotices(t *testing.T) {
+	tpl := cfntemplate.Read(t, "../../template.yaml")
+	for param, want := range map[string]string{"NoticeSender": "", "NoticeTopicArn": "", "SecurityHubFindings": "false"} {
+		if got := cfntemplate.Dig(t, tpl, "Parameters", param, "Default"); got != want {
+			t.Errorf("%s defaults to %v, want %q", param, got, want)
+		}
+	}
+	res := cfntemplate.Dig(t, tpl, "Resources").(map[string]any)
+	topic := map[string]any{"Fn::If": []any{"CreatesNoticeTopic", "NoticeTopic", "NoticeTopicArn"}}
+	if got := cfntemplate.Dig(t, res, "NoticeTopic", "Condition"); got != "CreatesNoticeTopic" {
+		t.Errorf("NoticeTopic condition %v", got)
+	}
+	if diff := cmp.Diff(topic, cfntemplate.Dig(t, tpl, "Outputs", "NoticeTopicArn", "Value")); diff != "" {
+		t.Errorf("NoticeTopicArn output (-want +got):\n%s", diff)
+	}
+	params := map[string]any{"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333", "NoticeSender": "keysweep@example.com"}
+	for _, fn := range []string{"SweeperFunction", "ApiFunction"} {
+		env := cfntemplate.Dig(t, res, fn, "Properties", "Environment", "Variables")
+		if got := cfntemplate.Dig(t, env, "KEYSWEEP_NOTICE_SENDER"); got != "NoticeSender" {
+			t.Errorf("%s: KEYSWEEP_NOTICE_SENDER %v, want !Ref NoticeSender", fn, got)
+		}
+		if diff := cmp.Diff(topic, cfntemplate.Dig(t, env, "KEYSWEEP_NOTICE_TOPIC_ARN")); diff != "" {
+			t.Errorf("%s: KEYSWEEP_NOTICE_TOPIC_ARN (-want +got):\n%s", fn, diff)
+		}
+		found := map[string]bool{}
+		for _, st := range cfntemplate.Statements(t, cfntemplate.Dig(t, res, fn, "Properties", "Policies")) {
+			var notice []string
+			for _, a := range st.Actions {
+				if strings.HasPrefix(a, "ses:") || strings.HasPrefix(a, "sns:") || strings.HasPrefix(a, "securityhub:") {
+					notice = append(notice, a)
+				}
+			}
+			if len(notice) == 0 {
+				continue
+			}
+			found[st.Sid] = true
+			switch st.Sid {
+			case "SendOwnerNotices":
+				if st.If != "HasNoticeSender" || !slices.Equal(st.Actions, []string{"ses:SendEmail"}) {
+					t.Errorf("%s: %s grants %v under %q", fn, st.Sid, st.Actions, st.If)
+				}
+				rs, _ := st.Raw["Resource"].([]any)
+				if len(rs) != 2 {
+					t.Fatalf("%s: %s resources %v, want the address's and its domain's identity", fn, st.Sid, st.Raw["Resource"])
+				}
+				addr, err := cfntemplate.Eval(map[string]any{"Fn::Sub": rs[0]}, params)
+				if err != nil || addr != "arn:aws:ses:us-east-1:111122223333:identity/keysweep@example.com" {
+					t.Errorf("%s: sender identity %v (%v)", fn, addr, err)
+				}
+				dom := cfntemplate.Dig(t, rs[1], "Fn::Sub", "0")
+				if dom != "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Domain}" {
+					t.Errorf("%s: domain identity %v", fn, dom)
+				}
+			case "PublishTeamNotices":
+				if st.If != "" || !slices.Equal(st.Actions, []string{"sns:Publish"}) || !cmp.Equal(st.Raw["Resource"], topic) {
+					t.Errorf("%s: %s grants %v on %v under %q; want sns:Publish on the team topic", fn, st.Sid, st.Actions, st.Raw["Resource"], st.If)
+				}
+			case "KeepFindings":
+				want := []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"}
+				if fn != "SweeperFunction" || st.If != "KeepsSecurityHubFindings" || !slices.Equal(st.Actions, want) {
+					t.Errorf("%s: %s grants %v under %q", fn, st.Sid, st.Actions, st.If)
+				}
+				want = []string{
+					"arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default",
+					"arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default",
+				}
+				if !slices.Equal(st.Resources, want) {
+					t.Errorf("%s: %s resources %v", fn, st.Sid, st.Resources)
+				}
+			default:
+				t.Errorf("%s: %s grants %v", fn, st.Sid, notice)
+			}
+		}
+		want := map[string]bool{"SendOwnerNotices": true, "PublishTeamNotices": true}
+		if fn == "SweeperFunction" {
+			want["KeepFindings"] = true
+			if got := cfntemplate.Dig(t, env, "KEYSWEEP_SECURITY_HUB"); got != "SecurityHubFindings" {
+				t.Errorf("KEYSWEEP_SECURITY_HUB %v, want !Ref SecurityHubFindings", got)
+			}
+		}
+		if diff := cmp.Diff(want, found); diff != "" {
+			t.Errorf("%s: notice statements (-want +got):\n%s", fn, diff)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -212,4 +213,19 @@ func decodeStrict(v, dst any) error {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// makeTopic creates the topic (its Ref is its ARN). Its encryption means
+// nothing locally.
+func (s *Stack) makeTopic(ctx context.Context, id string, res Resource) (*physical, error) {
+	name, err := s.physicalName(ctx, id, res.Properties, "TopicName")
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("create topic %s: %w", name, err)
+	}
+	arn := aws.ToString(out.TopicArn)
+	return &physical{ref: arn, attrs: map[string]string{"TopicArn": arn, "TopicName": name}}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -45,6 +46,7 @@ type Stack struct {
 	r         *resolver
 	ddb       dynamoAPI
 	sqs       sqsAPI
+	sns       snsAPI
 	s3        s3API
 	account   string
 	region    string
@@ -69,6 +71,9 @@ type (
 		CreateQueue(ctx context.Context, in *sqs.CreateQueueInput, optFns ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
 		GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 	}
+	snsAPI interface {
+		CreateTopic(ctx context.Context, in *sns.CreateTopicInput, optFns ...func(*sns.Options)) (*sns.CreateTopicOutput, error)
+	}
 	stsAPI interface {
 		GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 	}
@@ -83,7 +88,7 @@ type (
 func NewStack(ctx context.Context, cfg aws.Config, tmpl *Template, opts StackOptions) (*Stack, error) {
 	// An emulator on an IP address gets path-style bucket addresses from
 	// the SDK itself.
-	return newStack(ctx, tmpl, opts, cfg.Region, awsAPIs{dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sts.NewFromConfig(cfg), s3.NewFromConfig(cfg)})
+	return newStack(ctx, tmpl, opts, cfg.Region, awsAPIs{dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sts.NewFromConfig(cfg), s3.NewFromConfig(cfg), sns.NewFromConfig(cfg)})
 }
 
 // awsAPIs are the clients a stack makes its resources with.
@@ -92,6 +97,7 @@ type awsAPIs struct {
 	sqs sqsAPI
 	sts stsAPI
 	s3  s3API
+	sns snsAPI
 }
 
 func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region string, apis awsAPIs) (*Stack, error) {
@@ -112,7 +118,7 @@ func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region str
 		return nil, fmt.Errorf("local stack: %w", err)
 	}
 	s := &Stack{
-		name: name, envVars: opts.EnvVars, tmpl: tmpl, ddb: ddb, sqs: q, s3: apis.s3,
+		name: name, envVars: opts.EnvVars, tmpl: tmpl, ddb: ddb, sqs: q, s3: apis.s3, sns: apis.sns,
 		account: aws.ToString(id.Account), region: region, partition: partitionOf(region),
 		made: map[string]*physical{},
 	}
@@ -211,6 +217,8 @@ func (s *Stack) resource(ctx context.Context, id string) (*physical, error) {
 		p, err = s.functionResource(ctx, id, res)
 	case typeLogGroup:
 		p, err = s.logGroupResource(ctx, id, res)
+	case typeTopic:
+		p, err = s.makeTopic(ctx, id, res)
 	default:
 		return nil, fmt.Errorf("%w: resource %s of type %s", ErrUnsupported, id, res.Type)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
@@ -28,6 +29,7 @@ type fakeAWS struct {
 	ttl     map[string]string
 	queues  map[string]map[string]string
 	buckets []string
+	topics  []string
 	// locks are the buckets' default retentions, "MODE days".
 	locks map[string]string
 }
@@ -35,12 +37,18 @@ type fakeAWS struct {
 var (
 	_ dynamoAPI = (*fakeAWS)(nil)
 	_ sqsAPI    = (*fakeAWS)(nil)
+	_ snsAPI    = (*fakeAWS)(nil)
 	_ stsAPI    = (*fakeAWS)(nil)
 	_ s3API     = (*fakeAWS)(nil)
 )
 
 func newFakeAWS() *fakeAWS {
 	return &fakeAWS{tables: map[string]*dynamodb.CreateTableInput{}, ttl: map[string]string{}, queues: map[string]map[string]string{}, locks: map[string]string{}}
+}
+
+func (f *fakeAWS) CreateTopic(_ context.Context, in *sns.CreateTopicInput, _ ...func(*sns.Options)) (*sns.CreateTopicOutput, error) {
+	f.topics = append(f.topics, aws.ToString(in.Name))
+	return &sns.CreateTopicOutput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:" + aws.ToString(in.Name))}, nil
 }
 
 func (f *fakeAWS) CreateTable(_ context.Context, in *dynamodb.CreateTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
@@ -100,7 +108,7 @@ func repoTemplate(t *testing.T) *Template {
 func fakeStack(t *testing.T, opts StackOptions) (*Stack, *fakeAWS) {
 	t.Helper()
 	f := newFakeAWS()
-	s, err := newStack(t.Context(), repoTemplate(t), opts, "us-east-1", awsAPIs{f, f, f, f})
+	s, err := newStack(t.Context(), repoTemplate(t), opts, "us-east-1", awsAPIs{f, f, f, f, f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +145,11 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 	}
 	tables := "POLICY_TABLE,AUDIT_TABLE,AUDIT_RETENTION_DAYS"
 	sorted := func(s string) string { l := strings.Split(s, ","); sort.Strings(l); return strings.Join(l, ",") }
+	notices := ",KEYSWEEP_NOTICE_SENDER,KEYSWEEP_NOTICE_TOPIC_ARN"
+	archive := ",AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"
 	want := map[string]string{
-		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_TARGETS,REPORT_BUCKET,AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"),
-		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS,KEYSWEEP_TARGETS,AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"),
+		"SweeperFunction":    "keysweep-local-SweeperFunction 15m0s bootstrap provided.al2023 arm64 " + sorted(tables+",KEYSWEEP_BULK_TAGS,KEYSWEEP_TARGETS,REPORT_BUCKET,KEYSWEEP_SECURITY_HUB"+notices+archive),
+		"ApiFunction":        "keysweep-local-ApiFunction 29s bootstrap provided.al2023 arm64 " + sorted(tables+",SWEEPER_FUNCTION,KEYSWEEP_MAX_ATTEMPTS,KEYSWEEP_TARGETS"+notices+archive),
 		"DispatcherFunction": "keysweep-local-DispatcherFunction 5m0s bootstrap provided.al2023 arm64 " + sorted(tables+",ACCOUNT_QUEUE_URL"),
 		"WorkerFunction": "keysweep-local-WorkerFunction 15m0s bootstrap provided.al2023 arm64 " +
 			sorted(tables+",MEMBER_ROLE_NAME,MEMBER_EXTERNAL_ID,KEYSWEEP_PARTITION,MAX_RECEIVES,ACCOUNT_QUEUE_URL,KEYSWEEP_BULK_TAGS,AUDIT_ARCHIVE_BUCKET,AUDIT_ARCHIVE_DAYS"),
@@ -148,6 +158,16 @@ func TestTemplateFunctionsResolve(t *testing.T) {
 		t.Errorf("functions (-want +got):\n%s", diff)
 	}
 	sweeper, _ := s.Function(t.Context(), "SweeperFunction")
+	wantNotices := map[string]string{"KEYSWEEP_NOTICE_SENDER": "", "KEYSWEEP_SECURITY_HUB": "false",
+		"KEYSWEEP_NOTICE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:keysweep-local-NoticeTopic"}
+	for k, v := range wantNotices {
+		if sweeper.Env[k] != v {
+			t.Errorf("sweeper %s = %q, want %q (the stack's own topic by default)", k, sweeper.Env[k], v)
+		}
+	}
+	if diff := cmp.Diff([]string{"keysweep-local-NoticeTopic"}, f.topics); diff != "" {
+		t.Errorf("topics made (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(map[string]string{"LogFormat": "JSON", "LogGroup": "/aws/lambda/keysweep-local-sweeper"}, sweeper.Logging); diff != "" {
 		t.Errorf("sweeper LoggingConfig (-want +got):\n%s", diff)
 	}
@@ -201,7 +221,8 @@ func TestStackHonoursConditionsAndOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"POLICY_TABLE": "keysweep-policy", "AUDIT_TABLE": "keysweep-audit", "AUDIT_RETENTION_DAYS": "400", "KEYSWEEP_BULK_TAGS": "false",
-		"KEYSWEEP_TARGETS": "[]", "REPORT_BUCKET": "", "AUDIT_ARCHIVE_BUCKET": "", "AUDIT_ARCHIVE_DAYS": "400"}
+		"KEYSWEEP_TARGETS": "[]", "REPORT_BUCKET": "", "AUDIT_ARCHIVE_BUCKET": "", "AUDIT_ARCHIVE_DAYS": "400",
+		"KEYSWEEP_NOTICE_SENDER": "", "KEYSWEEP_SECURITY_HUB": "false", "KEYSWEEP_NOTICE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:keysweep-local-NoticeTopic"}
 	if diff := cmp.Diff(want, fn.Env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
 	}

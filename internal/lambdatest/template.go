@@ -134,6 +134,7 @@ const (
 	typeTable    = "AWS::DynamoDB::Table"
 	typeQueue    = "AWS::SQS::Queue"
 	typeLogGroup = "AWS::Logs::LogGroup"
+	typeTopic    = "AWS::SNS::Topic"
 	typeBucket   = "AWS::S3::Bucket"
 )
 

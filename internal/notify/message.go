@@ -94,6 +94,9 @@ type Facts struct {
 	// its decisions other than keep.
 	Run       *domain.Run
 	Decisions []domain.KeyDecision
+	// Report links the run's report (a URL or an s3:// URI); a run
+	// summary shows it when set.
+	Report string
 }
 
 // Message is one composed notice: a subject, a plain-text body and an HTML
@@ -241,7 +244,7 @@ func subjectLine(s string) string {
 // clean removes control characters from every string of f.
 func clean(f Facts) Facts {
 	for _, p := range []*string{&f.Account, &f.Target, &f.User, &f.KeyID, &f.KeyName, &f.Reason, &f.Rule,
-		&f.StaleWhy, &f.ExemptionTag, &f.RunID, &f.PolicyVersion, &f.RequestedBy, &f.RequestReason} {
+		&f.StaleWhy, &f.ExemptionTag, &f.RunID, &f.PolicyVersion, &f.RequestedBy, &f.RequestReason, &f.Report} {
 		*p = cleanString(*p)
 	}
 	if len(f.Decisions) > 0 {

@@ -90,6 +90,7 @@ func goldenCases() map[string]struct {
 			{UserName: "old-ci", AccessKeyID: "AKIAJ7EXAMPLEKEY0003", Decision: policy.Decision{Verdict: policy.Delete, Reason: "created 400 days ago, limit 90; inactive since 2026-11-24 (7 days), delete after 7"}, Outcome: domain.KeyDone},
 			{UserName: "break-glass-admin", AccessKeyID: "AKIAJ7EXAMPLEKEY0004", Decision: policy.Decision{Verdict: policy.Exempt, Reason: "exempt: user break-glass-admin in exemptions.users (created 300 days ago, limit 90)"}},
 		},
+		Report: "s3://keysweep-reports-123456789012/runs/r-20261201T060000Z-8f2c/report.html",
 	}
 	return map[string]struct {
 		kind  Kind

@@ -51,6 +51,9 @@ func summaryView(f Facts) view {
 			run.RunID, p.Title(), guideFor(Facts{Provider: p}).accountWord, run.Account, orUnknown(string(run.Mode)), outcome)},
 		Rows: summaryRows(run),
 	}
+	if f.Report != "" {
+		v.Rows = append(v.Rows, row{"Report", f.Report})
+	}
 	if len(run.Errors) > 0 {
 		s := section{Title: "Errors"}
 		for _, e := range run.Errors {

@@ -50,6 +50,8 @@ type Config struct {
 	// ReportBucket is where the sweeper writes the posture report after
 	// each scheduled run; empty: nowhere.
 	ReportBucket string
+	// Notices are the channels that tell people (notifier.go).
+	Notices NoticeConfig
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -85,6 +87,9 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	c.Targets = targets
+	if c.Notices, err = NoticeConfigFromEnv(); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 

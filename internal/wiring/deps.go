@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keysweep/keysweep/internal/awsconf"
+	"github.com/keysweep/keysweep/internal/engine"
 	"github.com/keysweep/keysweep/internal/journal/dynamo"
 	"github.com/keysweep/keysweep/internal/keystore/awsiam"
 )
@@ -26,6 +27,9 @@ type Deps struct {
 	Counter  *awsiam.Counter
 	// Secrets reads the targets' secrets; a client on AWS when nil.
 	Secrets SecretsAPI
+	// Notifier tells owners, the team and Security Hub; nil when the
+	// deployment has no notice channel.
+	Notifier engine.Notifier
 }
 
 // NewDeps loads the AWS configuration from the standard chain (honouring
@@ -49,5 +53,6 @@ func NewDepsFromConfig(cfg aws.Config, c Config, opts awsiam.Options) *Deps {
 	opts.Counter = counter
 	opts.BulkTags = opts.BulkTags || c.BulkTags
 	st := awsiam.New(iamc, stsc, opts)
-	return &Deps{Config: c, AWS: cfg, IAM: iamc, DynamoDB: ddb, Journal: j, Store: st, Counter: counter}
+	return &Deps{Config: c, AWS: cfg, IAM: iamc, DynamoDB: ddb, Journal: j, Store: st, Counter: counter,
+		Notifier: NewNotifier(cfg, c.Notices, st.Account)}
 }

@@ -46,7 +46,7 @@ func functionLogger() *slog.Logger {
 
 // Engine is the default target's engine on these clients.
 func (d *Deps) Engine(logger *slog.Logger) *engine.Engine {
-	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger, Archive: d.archiver()}
+	return &engine.Engine{Store: d.Store, Journal: d.Journal, Logger: logger, Archive: d.archiver(), Notifier: d.Notifier}
 }
 
 // archiver is the write-once archive of runs, when one is configured.
@@ -158,7 +158,7 @@ func (d *Deps) Targets(logger *slog.Logger) []engine.Target {
 			if err != nil {
 				return nil, err
 			}
-			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger, Archive: d.archiver()}, nil
+			return &engine.Engine{Store: st, Journal: d.Journal, Target: tc.Name, Logger: logger, Archive: d.archiver(), Notifier: d.Notifier}, nil
 		}})
 	}
 	return out

@@ -32,6 +32,7 @@ type Journal struct {
 	policies map[string]map[string]any
 	orgs     map[string]*domain.OrgRun                  // org run id → fan-out attributes
 	accounts map[string]map[string]domain.AccountResult // org run id → account → result
+	nt       *notices                                   // notice claims and open findings (notice.go)
 }
 
 // New returns an empty journal.
