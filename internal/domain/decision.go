@@ -25,9 +25,12 @@ const (
 
 // KeyDecision is the verdict on one key and what became of it.
 type KeyDecision struct {
-	Account     string        `json:"account"`
-	Provider    Provider      `json:"provider,omitempty"`
-	UserName    string        `json:"userName"`
+	Account  string   `json:"account"`
+	Provider Provider `json:"provider,omitempty"`
+	UserName string   `json:"userName"`
+	// OwnerName is the owner's name for people, where the store's owner
+	// is an id (a GMI Cloud user's first and last name).
+	OwnerName   string        `json:"ownerName,omitempty"`
 	UserPath    string        `json:"userPath,omitempty"`
 	AccessKeyID string        `json:"accessKeyId"`
 	Status      policy.Status `json:"status"`

@@ -211,7 +211,7 @@ func (e *Engine) policyKey(k domain.Key, o domain.Owner, tags map[string]string,
 
 func keyDecision(k domain.Key, o domain.Owner, d policy.Decision, prov domain.Provider) domain.KeyDecision {
 	kd := domain.KeyDecision{
-		Account: k.Account, UserName: o.Name, UserPath: o.Path, AccessKeyID: k.ID,
+		Account: k.Account, UserName: o.Name, OwnerName: o.DisplayName, UserPath: o.Path, AccessKeyID: k.ID,
 		Status: k.Status, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, ExpiresAt: k.ExpiresAt,
 		KeyName: k.Name, Decision: d,
 	}

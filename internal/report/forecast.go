@@ -79,7 +79,7 @@ func buildForecast(in *Input, at time.Time, names *storeNames) forecastView {
 			}
 			wv.Count++
 			if len(wv.Keys) < MaxForecastListed {
-				wv.Keys = append(wv.Keys, forecastKey{d.UserName, names.label(d.Provider, d.Account), keyLabel(d), string(d.Verdict), d.Reason})
+				wv.Keys = append(wv.Keys, forecastKey{ownerLabel(d), names.label(d.Provider, d.Account), keyLabel(d), string(d.Verdict), d.Reason})
 			}
 		}
 		wv.More = wv.Count - len(wv.Keys)

@@ -158,9 +158,18 @@ func severity(v policy.Verdict) int {
 	return 3
 }
 
+// ownerLabel names the key's owner: a person's name beside the store's id
+// where the id alone would tell a reader nothing (a GMI Cloud user's UUID).
+func ownerLabel(d *domain.KeyDecision) string {
+	if d.OwnerName == "" || d.OwnerName == d.UserName {
+		return d.UserName
+	}
+	return d.OwnerName + " (" + d.UserName + ")"
+}
+
 func newRow(d *domain.KeyDecision, names *storeNames, knowsLastUse bool) row {
 	r := row{
-		User: d.UserName, Store: names.label(d.Provider, d.Account), Key: keyLabel(d),
+		User: ownerLabel(d), Store: names.label(d.Provider, d.Account), Key: keyLabel(d),
 		Status: string(d.Status), LastUsed: "never", Age: d.AgeDays, Idle: strconv.Itoa(d.InactiveDays),
 		Verdict: string(d.Verdict), Reason: d.Reason, Bucket: bucket(d), Outcome: string(d.Outcome),
 		Severity: severity(d.Verdict),
