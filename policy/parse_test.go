@@ -71,7 +71,7 @@ overrides:
 }
 
 func TestParseErrors(t *testing.T) {
-	const valid = "version: v\nmode: audit\nmaxKeyAgeDays: 90\n"
+	const valid = minimalDoc
 	tests := []struct {
 		name string
 		doc  string
@@ -225,6 +225,33 @@ func TestFromItemErrors(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a", "b"}, p.Exemptions.Users); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
+	}
+}
+
+// minimalDoc is the least a valid policy document says.
+const minimalDoc = "version: v\nmode: audit\nmaxKeyAgeDays: 90\n"
+
+func mustParse(t *testing.T, doc string) *Policy {
+	t.Helper()
+	p, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+// checkItemTrip holds FromItem to give p back from p.Item() after a trip
+// through JSON, with numbers as float64 and as json.Number.
+func checkItemTrip(t *testing.T, p *Policy) {
+	t.Helper()
+	for _, useNumber := range []bool{false, true} {
+		got, err := FromItem(jsonTrip(t, p.Item(), useNumber))
+		if err != nil {
+			t.Fatalf("FromItem: %v", err)
+		}
+		if diff := cmp.Diff(p, got); diff != "" {
+			t.Errorf("useNumber %v (-want +got):\n%s", useNumber, diff)
+		}
 	}
 }
 
