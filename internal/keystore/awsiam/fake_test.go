@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/keysweep/keysweep/internal/backoff"
 )
 
 // fakeIAM is an in-process IAM: it pages like IAM (Marker, MaxItems,
@@ -139,7 +141,7 @@ func (f *fakeIAM) enter(ctx context.Context, op, user string) error {
 
 	var err error
 	if f.delay > 0 {
-		err = sleep(ctx, f.delay)
+		err = backoff.Sleep(ctx, f.delay)
 	}
 	f.mu.Lock()
 	f.inFlight--
