@@ -26,7 +26,7 @@ var tableSchemaProps = []string{"AttributeDefinitions", "KeySchema", "GlobalSeco
 // makeTable creates the table with the template's key schema and indexes,
 // and turns on TTL as the template does.
 func (s *Stack) makeTable(ctx context.Context, id string, res Resource) (*physical, error) {
-	resolved, err := s.r.resolve(ctx, res.Properties)
+	resolved, err := s.r.Resolve(ctx, res.Properties)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *Stack) enableTTL(ctx context.Context, table string, spec map[string]any
 // attributes (CloudFormation's property names are SQS's attribute names;
 // a policy such as RedrivePolicy is passed as JSON).
 func (s *Stack) makeQueue(ctx context.Context, id string, res Resource) (*physical, error) {
-	resolved, err := s.r.resolve(ctx, res.Properties)
+	resolved, err := s.r.Resolve(ctx, res.Properties)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (s *Stack) makeBucket(ctx context.Context, id string, res Resource) (*physi
 	if s.s3 == nil {
 		return nil, fmt.Errorf("%w: no S3 client for bucket %s", ErrUnsupported, id)
 	}
-	resolved, err := s.r.resolve(ctx, res.Properties)
+	resolved, err := s.r.Resolve(ctx, res.Properties)
 	if err != nil {
 		return nil, err
 	}
