@@ -223,7 +223,14 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 		notFound(w, styleIAM, "user", userID)
 		return
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
+	// By creation, then by access key: keys made in the same instant
+	// come in one order every time.
+	sort.Slice(keys, func(i, j int) bool {
+		if !keys[i].Created.Equal(keys[j].Created) {
+			return keys[i].Created.Before(keys[j].Created)
+		}
+		return keys[i].Access < keys[j].Access
+	})
 	out := make([]map[string]any, len(keys))
 	for i, k := range keys {
 		out[i] = credentialJSON(k, false)
