@@ -40,16 +40,6 @@ func TestParseNotify(t *testing.T) {
 
 	t.Run("item round trip", func(t *testing.T) { checkItemTrip(t, p) })
 
-	t.Run("absent section stays nil", func(t *testing.T) {
-		p := mustParse(t, minimalDoc)
-		if p.Notify != nil {
-			t.Errorf("notify = %+v, want nil", p.Notify)
-		}
-		if _, ok := p.Item()["notify"]; ok {
-			t.Error("Item has a notify attribute for a policy without the section")
-		}
-	})
-
 	t.Run("empty section takes the defaults", func(t *testing.T) {
 		p := mustParse(t, minimalDoc+"notify: {}\n")
 		n := p.Notify

@@ -30,16 +30,6 @@ func TestParseOrganization(t *testing.T) {
 
 	t.Run("item round trip", func(t *testing.T) { checkItemTrip(t, p) })
 
-	t.Run("absent section stays nil", func(t *testing.T) {
-		p := mustParse(t, minimalDoc)
-		if p.Organization != nil {
-			t.Errorf("organization = %+v, want nil", p.Organization)
-		}
-		if _, ok := p.Item()["organization"]; ok {
-			t.Error("Item has an organization attribute for a policy without the section")
-		}
-	})
-
 	t.Run("empty section selects all", func(t *testing.T) {
 		p := mustParse(t, minimalDoc+"organization: {}\n")
 		if !p.Organization.All() {
