@@ -26,10 +26,7 @@ notify:
 `
 
 func TestParseNotify(t *testing.T) {
-	p, err := Parse([]byte(notifyDoc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParse(t, notifyDoc)
 	want := &Notify{
 		WarnDays:      []int{14, 3},
 		OwnerEmailTag: "owner-email",
@@ -43,36 +40,10 @@ func TestParseNotify(t *testing.T) {
 		t.Errorf("notify (-want +got):\n%s", diff)
 	}
 
-	t.Run("item round trip", func(t *testing.T) {
-		for _, useNumber := range []bool{false, true} {
-			got, err := FromItem(jsonTrip(t, p.Item(), useNumber))
-			if err != nil {
-				t.Fatalf("FromItem: %v", err)
-			}
-			if diff := cmp.Diff(p, got); diff != "" {
-				t.Errorf("useNumber %v (-want +got):\n%s", useNumber, diff)
-			}
-		}
-	})
-
-	t.Run("absent section stays nil", func(t *testing.T) {
-		p, err := Parse([]byte("version: v\nmode: audit\nmaxKeyAgeDays: 90\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Notify != nil {
-			t.Errorf("notify = %+v, want nil", p.Notify)
-		}
-		if _, ok := p.Item()["notify"]; ok {
-			t.Error("Item has a notify attribute for a policy without the section")
-		}
-	})
+	t.Run("item round trip", func(t *testing.T) { checkItemTrip(t, p) })
 
 	t.Run("empty section takes the defaults", func(t *testing.T) {
-		p, err := Parse([]byte("version: v\nmode: audit\nmaxKeyAgeDays: 90\nnotify: {}\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := mustParse(t, minimalDoc+"notify: {}\n")
 		n := p.Notify
 		if n == nil {
 			t.Fatal("notify: {} parsed to nil")
@@ -88,17 +59,13 @@ func TestParseNotify(t *testing.T) {
 		if !n.PublishesToTeam(true) || n.PublishesToTeam(false) {
 			t.Error("teamTopic absent must publish exactly when the stack has a topic")
 		}
-		got, err := FromItem(p.Item())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(p, got); diff != "" {
+		if diff := cmp.Diff(p, mustFromItem(t, p.Item())); diff != "" {
 			t.Errorf("item round trip (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("wrong types named by path", func(t *testing.T) {
-		_, err := Parse([]byte("version: v\nmode: audit\nmaxKeyAgeDays: 90\nnotify: {warnDays: 14, teamTopic: \"yes\", sendr: a@b.example}\n"))
+		_, err := Parse([]byte(minimalDoc + "notify: {warnDays: 14, teamTopic: \"yes\", sendr: a@b.example}\n"))
 		for _, w := range []string{"notify.warnDays: must be a list", "notify.teamTopic: must be true or false", "notify.sendr: unknown field"} {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("Parse error = %v, want it to contain %q", err, w)
@@ -154,14 +121,7 @@ func TestValidateNotify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPolicy()
 			p.Notify = &tc.n
-			var got []Problem
-			if err := p.Validate(); err != nil {
-				var ie *InvalidError
-				if !errors.As(err, &ie) || !errors.Is(err, ErrInvalid) {
-					t.Fatalf("Validate = %v, want an *InvalidError wrapping ErrInvalid", err)
-				}
-				got = ie.Problems
-			}
+			got := problemsOf(t, p.Validate())
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}

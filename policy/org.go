@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -46,28 +47,12 @@ func (s *OrgSelection) All() bool {
 
 // Excluded reports whether the deny list names account.
 func (s *OrgSelection) Excluded(account string) bool {
-	if s == nil {
-		return false
-	}
-	for _, a := range s.ExcludeAccounts {
-		if a == account {
-			return true
-		}
-	}
-	return false
+	return s != nil && slices.Contains(s.ExcludeAccounts, account)
 }
 
 // Allowed reports whether the allow list names account.
 func (s *OrgSelection) Allowed(account string) bool {
-	if s == nil {
-		return false
-	}
-	for _, a := range s.Accounts {
-		if a == account {
-			return true
-		}
-	}
-	return false
+	return s != nil && slices.Contains(s.Accounts, account)
 }
 
 // validateOrg adds the problems of the organization section to ps.

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -19,10 +18,7 @@ organization:
 `
 
 func TestParseOrganization(t *testing.T) {
-	p, err := Parse([]byte(orgDoc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParse(t, orgDoc)
 	want := &OrgSelection{
 		Accounts:            []string{"111111111111", "222222222222"},
 		ExcludeAccounts:     []string{"333333333333"},
@@ -32,44 +28,14 @@ func TestParseOrganization(t *testing.T) {
 		t.Errorf("organization (-want +got):\n%s", diff)
 	}
 
-	t.Run("item round trip", func(t *testing.T) {
-		for _, useNumber := range []bool{false, true} {
-			got, err := FromItem(jsonTrip(t, p.Item(), useNumber))
-			if err != nil {
-				t.Fatalf("FromItem: %v", err)
-			}
-			if diff := cmp.Diff(p, got); diff != "" {
-				t.Errorf("useNumber %v (-want +got):\n%s", useNumber, diff)
-			}
-		}
-	})
-
-	t.Run("absent section stays nil", func(t *testing.T) {
-		p, err := Parse([]byte("version: v\nmode: audit\nmaxKeyAgeDays: 90\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Organization != nil {
-			t.Errorf("organization = %+v, want nil", p.Organization)
-		}
-		if _, ok := p.Item()["organization"]; ok {
-			t.Error("Item has an organization attribute for a policy without the section")
-		}
-	})
+	t.Run("item round trip", func(t *testing.T) { checkItemTrip(t, p) })
 
 	t.Run("empty section selects all", func(t *testing.T) {
-		p, err := Parse([]byte("version: v\nmode: audit\nmaxKeyAgeDays: 90\norganization: {}\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := mustParse(t, minimalDoc+"organization: {}\n")
 		if !p.Organization.All() {
 			t.Error("an empty organization section does not select all accounts")
 		}
-		got, err := FromItem(p.Item())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(p, got); diff != "" {
+		if diff := cmp.Diff(p, mustFromItem(t, p.Item())); diff != "" {
 			t.Errorf("item round trip (-want +got):\n%s", diff)
 		}
 	})
@@ -118,22 +84,12 @@ func TestValidateOrganization(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &Policy{Version: "v", Mode: ModeAudit, MaxKeyAgeDays: 90, Organization: &tc.sel}
-			err := p.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var ie *InvalidError
-			if !errors.As(err, &ie) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("Validate = %v, want an *InvalidError wrapping ErrInvalid", err)
-			}
-			if len(ie.Problems) != len(tc.want) {
-				t.Fatalf("problems = %v, want %d", ie.Problems, len(tc.want))
+			problems := problemsOf(t, p.Validate())
+			if len(problems) != len(tc.want) {
+				t.Fatalf("problems = %v, want %d", problems, len(tc.want))
 			}
 			for i, w := range tc.want {
-				if got := ie.Problems[i].String(); !strings.HasPrefix(got, w) {
+				if got := problems[i].String(); !strings.HasPrefix(got, w) {
 					t.Errorf("problem %d = %q, want prefix %q", i, got, w)
 				}
 			}

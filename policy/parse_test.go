@@ -71,7 +71,7 @@ overrides:
 }
 
 func TestParseErrors(t *testing.T) {
-	const valid = "version: v\nmode: audit\nmaxKeyAgeDays: 90\n"
+	const valid = minimalDoc
 	tests := []struct {
 		name string
 		doc  string
@@ -121,14 +121,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestExampleParses(t *testing.T) {
-	data, err := os.ReadFile("example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Parse(data)
-	if err != nil {
-		t.Fatalf("example.yaml: %v", err)
-	}
+	p := parseExample(t)
 	got := struct {
 		Mode      Mode
 		Limits    [3]int
@@ -144,15 +137,7 @@ func TestExampleParses(t *testing.T) {
 }
 
 func TestItemRoundTrip(t *testing.T) {
-	data, err := os.ReadFile("example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	example, err := Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []*Policy{Default(), example} {
+	for _, p := range []*Policy{Default(), parseExample(t)} {
 		t.Run(p.Version, func(t *testing.T) {
 			got, err := FromItem(p.Item())
 			if err != nil {
@@ -176,6 +161,22 @@ func TestItemRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The optional sections a document leaves out stay nil, and out of the item.
+func TestAbsentSectionsStayNil(t *testing.T) {
+	p := mustParse(t, minimalDoc)
+	if p.Notify != nil {
+		t.Errorf("notify = %+v, want nil", p.Notify)
+	}
+	if p.Organization != nil {
+		t.Errorf("organization = %+v, want nil", p.Organization)
+	}
+	for _, attr := range []string{"notify", "organization"} {
+		if _, ok := p.Item()[attr]; ok {
+			t.Errorf("Item has a %s attribute for a policy without the section", attr)
+		}
 	}
 }
 
@@ -225,6 +226,42 @@ func TestFromItemErrors(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a", "b"}, p.Exemptions.Users); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
+	}
+}
+
+// minimalDoc is the least a valid policy document says.
+const minimalDoc = "version: v\nmode: audit\nmaxKeyAgeDays: 90\n"
+
+func parseExample(t *testing.T) *Policy {
+	t.Helper()
+	data, err := os.ReadFile("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustParse(t, string(data))
+}
+
+func mustParse(t *testing.T, doc string) *Policy {
+	t.Helper()
+	p, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+// checkItemTrip holds FromItem to give p back from p.Item() after a trip
+// through JSON, with numbers as float64 and as json.Number.
+func checkItemTrip(t *testing.T, p *Policy) {
+	t.Helper()
+	for _, useNumber := range []bool{false, true} {
+		got, err := FromItem(jsonTrip(t, p.Item(), useNumber))
+		if err != nil {
+			t.Fatalf("FromItem: %v", err)
+		}
+		if diff := cmp.Diff(p, got); diff != "" {
+			t.Errorf("useNumber %v (-want +got):\n%s", useNumber, diff)
+		}
 	}
 }
 

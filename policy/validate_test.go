@@ -74,18 +74,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPolicy()
 			tc.change(p)
-			err := p.Validate()
-			var got []Problem
-			if err != nil {
-				if !errors.Is(err, ErrInvalid) {
-					t.Errorf("error %q does not wrap ErrInvalid", err)
-				}
-				var ie *InvalidError
-				if !errors.As(err, &ie) {
-					t.Fatalf("error %T is not an *InvalidError", err)
-				}
-				got = ie.Problems
-			}
+			got := problemsOf(t, p.Validate())
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
@@ -100,4 +89,18 @@ func TestInvalidErrorMessage(t *testing.T) {
 	if err := p.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v, want %q", err, want)
 	}
+}
+
+// problemsOf is the problems Validate reported in err (nil for none); err
+// must be an *InvalidError that wraps ErrInvalid.
+func problemsOf(t *testing.T, err error) []Problem {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var ie *InvalidError
+	if !errors.Is(err, ErrInvalid) || !errors.As(err, &ie) {
+		t.Fatalf("Validate = %v (%T), want an *InvalidError wrapping ErrInvalid", err, err)
+	}
+	return ie.Problems
 }

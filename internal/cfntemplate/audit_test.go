@@ -3,8 +3,6 @@ package cfntemplate
 import (
 	"fmt"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // recorder keeps the errors a check reports instead of failing the test.
@@ -56,32 +54,34 @@ func TestAppendOnly(t *testing.T) {
 	}
 }
 
-func TestEval(t *testing.T) {
-	// The shape of the protected-paths Deny in the templates.
-	deny := map[string]any{"Fn::Split": []any{",", map[string]any{"Fn::Sub": []any{
-		"arn:*:iam::*:user${Paths}*",
-		map[string]any{"Paths": map[string]any{"Fn::Join": []any{"*,arn:*:iam::*:user", "ProtectedPaths"}}},
-	}}}}
+func TestProtectedPathsDeny(t *testing.T) {
+	actions := []string{"iam:UpdateAccessKey", "iam:DeleteAccessKey"}
+	deny := func(resource any) Statement {
+		return Statement{Sid: "Never", Effect: "Deny", Actions: actions, If: "HasProtectedPaths",
+			Raw: map[string]any{"Resource": resource}}
+	}
+	built := func(delim string) map[string]any {
+		return map[string]any{"Fn::Split": []any{",", map[string]any{"Fn::Sub": []any{
+			"arn:*:iam::*:user${Paths}*",
+			map[string]any{"Paths": map[string]any{"Fn::Join": []any{delim, "ProtectedPaths"}}},
+		}}}}
+	}
 	for _, tc := range []struct {
-		paths []string
-		want  []string
+		name string
+		sts  []Statement
+		errs int
 	}{
-		{[]string{"/breakglass/"}, []string{"arn:*:iam::*:user/breakglass/*"}},
-		{[]string{"/a/", "/b/c/"}, []string{"arn:*:iam::*:user/a/*", "arn:*:iam::*:user/b/c/*"}},
+		{"built from the parameter", []Statement{deny(built("*,arn:*:iam::*:user"))}, 0},
+		{"wrong delimiter", []Statement{deny(built(","))}, 1},
+		{"written out", []Statement{deny([]any{"arn:*:iam::*:user/breakglass/*", "arn:*:iam::*:user/svc/ci/*"})}, 1},
+		{"no deny", nil, 1},
 	} {
-		got, err := Eval(deny, map[string]any{"ProtectedPaths": tc.paths})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("%v (-want +got):\n%s", tc.paths, diff)
-		}
-	}
-	got, err := Eval(map[string]any{"Fn::Sub": "arn:${AWS::Partition}:x"}, map[string]any{"AWS::Partition": "aws-cn"})
-	if err != nil || got != "arn:aws-cn:x" {
-		t.Errorf("Fn::Sub: %v, %v", got, err)
-	}
-	if _, err := Eval(map[string]any{"Fn::Sub": "${Missing}"}, nil); err == nil {
-		t.Error("Fn::Sub of an unknown name: no error")
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			ProtectedPathsDeny(r, "role", tc.sts, "HasProtectedPaths")
+			if len(r.errs) != tc.errs {
+				t.Errorf("%d errors, want %d: %q", len(r.errs), tc.errs, r.errs)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,25 @@ func (m orgMember) addStaleKey(t *testing.T, emu *testenv.Emu, user string) stri
 	return kid
 }
 
+// putOrgPolicy stores an enforcing policy that sweeps the members: keys
+// unused for 90 days are deactivated, and deleted 7 days later, at most
+// maxActions of them in one account.
+func putOrgPolicy(t *testing.T, version string, maxActions int, members ...orgMember) {
+	t.Helper()
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = strconv.Quote(m.id)
+	}
+	putPolicy(t, fmt.Sprintf(`
+version: %s
+mode: enforce
+maxInactiveDays: 90
+deleteAfterDays: 7
+blastRadius: {maxActions: %d, maxPercent: 100}
+organization: {accounts: [%s]}
+`, version, maxActions, strings.Join(ids, ", ")))
+}
+
 func (m orgMember) keyStatus(t *testing.T) string {
 	t.Helper()
 	out, err := m.iam.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("bob")})
@@ -93,15 +113,7 @@ func (m orgMember) keyStatus(t *testing.T) string {
 
 func TestSweepOrg(t *testing.T) {
 	m := organization(t, 1, 1, 1)
-	putPolicy(t, fmt.Sprintf(`
-version: org-cli-1
-mode: enforce
-maxInactiveDays: 90
-deleteAfterDays: 7
-blastRadius: {maxActions: 10, maxPercent: 100}
-organization:
-  accounts: ["%s", "%s"]
-`, m[0].id, m[1].id))
+	putOrgPolicy(t, "org-cli-1", 10, m[0], m[1])
 
 	code, stdout, stderr := cli(t, "sweep", "--org", "--role", "sweeper-role", "--external-id", "ext-cli", "--concurrency", "2", "--output", "json", "--event-id", "cli-org-1")
 	if code != ExitOK {
@@ -171,14 +183,7 @@ organization:
 // AssumeRole error is printed once.
 func TestSweepOrgFailedAccount(t *testing.T) {
 	m := organization(t, 1, 1)
-	putPolicy(t, fmt.Sprintf(`
-version: org-cli-2
-mode: enforce
-maxInactiveDays: 90
-deleteAfterDays: 7
-blastRadius: {maxActions: 10, maxPercent: 100}
-organization: {accounts: ["%s", "%s"]}
-`, m[0].id, m[1].id))
+	putOrgPolicy(t, "org-cli-2", 10, m[0], m[1])
 	testenv.Emulator(t).FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, fanout.RoleARN("aws", m[1].id, "keysweep-member"))
 	code, stdout, stderr := cli(t, "sweep", "--org", "--external-id", "ext-cli")
 	if code != ExitFailure {
@@ -202,14 +207,7 @@ func TestSweepOrgBlocked(t *testing.T) {
 	// The second account has 5 stale keys: over the cap of 3.
 	m := organization(t, 1, 5)
 	big := m[1]
-	putPolicy(t, fmt.Sprintf(`
-version: org-cli-4
-mode: enforce
-maxInactiveDays: 90
-deleteAfterDays: 7
-blastRadius: {maxActions: 3, maxPercent: 100}
-organization: {accounts: ["%s", "%s"]}
-`, m[0].id, big.id))
+	putOrgPolicy(t, "org-cli-4", 3, m[0], big)
 	code, stdout, stderr := cli(t, "sweep", "--org", "--external-id", "ext-cli")
 	if code != ExitBlocked {
 		t.Errorf("exit %d, want %d (an account was blocked)\n%s\n%s", code, ExitBlocked, stdout, stderr)

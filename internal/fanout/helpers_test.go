@@ -63,6 +63,14 @@ type testOrg struct {
 
 var tableSeq atomic.Int64
 
+// putPolicy stores p as the organization's policy.
+func (o *testOrg) putPolicy(t *testing.T, p *policy.Policy) {
+	t.Helper()
+	if err := o.journal.PutPolicy(t.Context(), domain.DefaultPolicyID, p, "test"); err != nil {
+		t.Fatalf("put policy: %v", err)
+	}
+}
+
 // newTestOrg resets the emulator and builds an organization of n member
 // accounts, each with a user "alice" (fresh key) and "bob" (stale key),
 // created with that account's assumed-role credentials.
@@ -83,9 +91,7 @@ func newTestOrg(t *testing.T, n int, p *policy.Policy) *testOrg {
 	}
 	o.journal = dynamo.New(ddb, opts)
 	if p != nil {
-		if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, p, "test"); err != nil {
-			t.Fatalf("put policy: %v", err)
-		}
+		o.putPolicy(t, p)
 	}
 
 	if _, err := o.orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{}); err != nil {

@@ -117,9 +117,7 @@ func TestOrganizationSweep(t *testing.T) {
 	ctx := t.Context()
 	m := o.members
 	denied := m[2]
-	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{denied.id}}), "test"); err != nil {
-		t.Fatal(err)
-	}
+	o.putPolicy(t, testPolicy(&policy.OrgSelection{ExcludeAccounts: []string{denied.id}}))
 
 	res, err := o.local(2).Run(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "cli", EventID: "cli:org-sweep"}})
 	if err != nil {
@@ -204,9 +202,7 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 	ctx := t.Context()
 	m := o.members
 	broken := m[1]
-	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}), "test"); err != nil {
-		t.Fatal(err)
-	}
+	o.putPolicy(t, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}))
 	// The emulator lets any role be assumed: refuse this account's.
 	o.emu.FaultMatching(t, "STS.AssumeRole", "AccessDenied", 403, 0, fanout.RoleARN("aws", broken.id, testRole))
 
@@ -254,9 +250,7 @@ func TestRoleCannotBeAssumed(t *testing.T) {
 func TestOrganizationAuditOnly(t *testing.T) {
 	o := newTestOrg(t, 2, nil)
 	ctx := t.Context()
-	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(o.members...)}), "test"); err != nil {
-		t.Fatal(err)
-	}
+	o.putPolicy(t, testPolicy(&policy.OrgSelection{Accounts: ids(o.members...)}))
 	res, err := o.local(2).Run(ctx, fanout.DispatchRequest{Trigger: domain.Trigger{Kind: "cli"}, AuditOnly: true})
 	if err != nil {
 		t.Fatal(err)

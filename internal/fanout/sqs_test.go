@@ -112,9 +112,7 @@ func TestSQSFanOut(t *testing.T) {
 	ctx := t.Context()
 	m := o.members
 	broken := m[2]
-	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}), "test"); err != nil {
-		t.Fatal(err)
-	}
+	o.putPolicy(t, testPolicy(&policy.OrgSelection{Accounts: ids(m...)}))
 	client, url, dlqURL := o.queues(t)
 	d := o.dispatcher(&fanout.SQSQueue{API: client, URL: url})
 	w := o.worker()
@@ -221,9 +219,7 @@ func TestMessageDeliveredTwice(t *testing.T) {
 	// would be followed by a deletion.
 	p := testPolicy(&policy.OrgSelection{Accounts: ids(m...)})
 	p.DeleteAfterDays = 0
-	if err := o.journal.PutPolicy(ctx, domain.DefaultPolicyID, p, "test"); err != nil {
-		t.Fatal(err)
-	}
+	o.putPolicy(t, p)
 	client, url, _ := o.queues(t)
 	d := o.dispatcher(&fanout.SQSQueue{API: client, URL: url})
 	w := o.worker()

@@ -242,7 +242,9 @@ func TestTemplateNotices(t *testing.T) {
 	if diff := cmp.Diff(topic, cfntemplate.Dig(t, tpl, "Outputs", "NoticeTopicArn", "Value")); diff != "" {
 		t.Errorf("NoticeTopicArn output (-want +got):\n%s", diff)
 	}
-	params := map[string]any{"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333", "NoticeSender": "keysweep@example.com"}
+	params := &cfntemplate.Resolver{PlainRefs: true, Params: map[string]any{
+		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333", "NoticeSender": "keysweep@example.com",
+	}}
 	for _, fn := range []string{"SweeperFunction", "ApiFunction"} {
 		env := cfntemplate.Dig(t, res, fn, "Properties", "Environment", "Variables")
 		if got := cfntemplate.Dig(t, env, "KEYSWEEP_NOTICE_SENDER"); got != "NoticeSender" {
@@ -272,7 +274,7 @@ func TestTemplateNotices(t *testing.T) {
 				if len(rs) != 2 {
 					t.Fatalf("%s: %s resources %v, want the address's and its domain's identity", fn, st.Sid, st.Raw["Resource"])
 				}
-				addr, err := cfntemplate.Eval(map[string]any{"Fn::Sub": rs[0]}, params)
+				addr, err := params.Resolve(t.Context(), map[string]any{"Fn::Sub": rs[0]})
 				if err != nil || addr != "arn:aws:ses:us-east-1:111122223333:identity/keysweep@example.com" {
 					t.Errorf("%s: sender identity %v (%v)", fn, addr, err)
 				}

@@ -10,11 +10,13 @@
 // tests of this package and `make invoke` (cmd/lambda-invoke) use it.
 //
 // The pieces:
-//   - Template reads template.yaml with its short-form intrinsic functions.
+//   - Template reads template.yaml with its short-form intrinsic functions
+//     (cfntemplate.Parse).
 //   - Stack gives the template's resources local values: it creates the
 //     DynamoDB tables and SQS queues a function's environment refers to in
-//     the emulator (their schema and attributes from the template) and
-//     resolves !Ref, !GetAtt, !Sub and the conditions against them.
+//     the emulator (their schema and attributes from the template), and
+//     cfntemplate's Resolver resolves !Ref, !GetAtt, !Sub and the
+//     conditions against them.
 //   - BuildBootstrap runs `make build-<LogicalId>`; EmulatorBinary builds
 //     the pinned aws-lambda-rie.
 //   - Start runs one function under the emulator, bound to loopback only;

@@ -28,12 +28,7 @@ var tableSchemaProps = []string{"AttributeDefinitions", "KeySchema", "GlobalSeco
 // makeTable creates the table with the template's key schema and indexes,
 // and turns on TTL as the template does.
 func (s *Stack) makeTable(ctx context.Context, id string, res Resource) (*physical, error) {
-	resolved, err := s.r.resolve(ctx, res.Properties)
-	if err != nil {
-		return nil, err
-	}
-	props := asMap(resolved)
-	name, err := s.physicalName(ctx, id, props, "TableName")
+	props, name, err := s.resolved(ctx, id, res, "TableName")
 	if err != nil {
 		return nil, err
 	}
@@ -94,12 +89,7 @@ func (s *Stack) enableTTL(ctx context.Context, table string, spec map[string]any
 // attributes (CloudFormation's property names are SQS's attribute names;
 // a policy such as RedrivePolicy is passed as JSON).
 func (s *Stack) makeQueue(ctx context.Context, id string, res Resource) (*physical, error) {
-	resolved, err := s.r.resolve(ctx, res.Properties)
-	if err != nil {
-		return nil, err
-	}
-	props := asMap(resolved)
-	name, err := s.physicalName(ctx, id, props, "QueueName")
+	props, name, err := s.resolved(ctx, id, res, "QueueName")
 	if err != nil {
 		return nil, err
 	}
@@ -146,16 +136,11 @@ func (s *Stack) makeBucket(ctx context.Context, id string, res Resource) (*physi
 	if s.s3 == nil {
 		return nil, fmt.Errorf("%w: no S3 client for bucket %s", ErrUnsupported, id)
 	}
-	resolved, err := s.r.resolve(ctx, res.Properties)
-	if err != nil {
-		return nil, err
-	}
-	name, err := s.physicalName(ctx, id, asMap(resolved), "BucketName")
+	props, name, err := s.resolved(ctx, id, res, "BucketName")
 	if err != nil {
 		return nil, err
 	}
 	name = strings.ToLower(name)
-	props := asMap(resolved)
 	locked := str(props["ObjectLockEnabled"]) == "true"
 	_, err = s.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name), ObjectLockEnabledForBucket: aws.Bool(locked)})
 	var owned *s3types.BucketAlreadyOwnedByYou
@@ -196,6 +181,21 @@ func (s *Stack) lockBucket(ctx context.Context, name string, conf map[string]any
 		return fmt.Errorf("lock bucket %s: %w", name, err)
 	}
 	return nil
+}
+
+// resolved resolves a resource's properties, and its physical name (the
+// nameProp property, or <stack>-<LogicalId>: physicalName).
+func (s *Stack) resolved(ctx context.Context, id string, res Resource, nameProp string) (map[string]any, string, error) {
+	v, err := s.r.Resolve(ctx, res.Properties)
+	if err != nil {
+		return nil, "", err
+	}
+	props := asMap(v)
+	name, err := s.physicalName(ctx, id, props, nameProp)
+	if err != nil {
+		return nil, "", err
+	}
+	return props, name, nil
 }
 
 // decodeStrict fills dst from v through JSON, refusing fields dst lacks,

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keysweep/keysweep/internal/cfntemplate"
 )
 
 // DefaultStackName is the local stack's name (AWS::StackName): resources
@@ -43,7 +45,7 @@ type Stack struct {
 	name      string
 	envVars   map[string]map[string]string
 	tmpl      *Template
-	r         *resolver
+	r         *cfntemplate.Resolver
 	ddb       dynamoAPI
 	sqs       sqsAPI
 	sns       snsAPI
@@ -129,7 +131,7 @@ func newStack(ctx context.Context, tmpl *Template, opts StackOptions, region str
 	} {
 		params[k] = v
 	}
-	s.r = &resolver{tmpl: tmpl, params: params, res: s}
+	s.r = &cfntemplate.Resolver{Params: params, Conditions: tmpl.Conditions, Resources: stackResources{s}}
 	return s, nil
 }
 
@@ -143,21 +145,23 @@ func partitionOf(region string) string {
 	return "aws"
 }
 
+// stackResources answers the resolver's Ref and Fn::GetAtt with the
+// stack's resources, made as they are first named.
+type stackResources struct{ s *Stack }
+
+func (r stackResources) Ref(ctx context.Context, id string) (string, error) { return r.s.ref(ctx, id) }
+
+func (r stackResources) GetAtt(ctx context.Context, id, attr string) (string, error) {
+	return r.s.getAtt(ctx, id, attr)
+}
+
 // Name is the stack's name.
 func (s *Stack) Name() string { return s.name }
 
 // Ref is what !Ref gives for a parameter or a resource, making the resource
 // first if needed.
 func (s *Stack) Ref(ctx context.Context, name string) (string, error) {
-	v, err := s.r.ref(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	str, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("Ref %s: no value", name)
-	}
-	return str, nil
+	return s.r.Ref(ctx, name)
 }
 
 // GetAtt is what !GetAtt id.attr gives, making the resource first if needed.
@@ -167,7 +171,7 @@ func (s *Stack) GetAtt(ctx context.Context, id, attr string) (string, error) {
 
 // Condition evaluates one of the template's conditions.
 func (s *Stack) Condition(ctx context.Context, name string) (bool, error) {
-	return s.r.condition(ctx, name)
+	return s.r.Condition(ctx, name)
 }
 
 func (s *Stack) ref(ctx context.Context, id string) (string, error) {
@@ -235,7 +239,7 @@ func (s *Stack) requireCondition(ctx context.Context, id string, res Resource) e
 	if res.Condition == "" {
 		return nil
 	}
-	ok, err := s.r.condition(ctx, res.Condition)
+	ok, err := s.r.Condition(ctx, res.Condition)
 	if err != nil {
 		return fmt.Errorf("%s: %w", id, err)
 	}
@@ -248,7 +252,7 @@ func (s *Stack) requireCondition(ctx context.Context, id string, res Resource) e
 // physicalName is the resource's name property, or <stack>-<LogicalId>.
 func (s *Stack) physicalName(ctx context.Context, id string, props map[string]any, prop string) (string, error) {
 	if v, ok := props[prop]; ok {
-		return s.r.resolveString(ctx, v)
+		return s.r.ResolveString(ctx, v)
 	}
 	return s.name + "-" + id, nil
 }
@@ -319,7 +323,7 @@ func (s *Stack) Function(ctx context.Context, id string) (*Function, error) {
 			f.Env[k] = val
 			continue
 		}
-		if f.Env[k], err = s.r.resolveString(ctx, v); err != nil {
+		if f.Env[k], err = s.r.ResolveString(ctx, v); err != nil {
 			return nil, fmt.Errorf("%s: environment %s: %w", id, k, err)
 		}
 	}
@@ -337,7 +341,7 @@ func (s *Stack) Function(ctx context.Context, id string) (*Function, error) {
 	}
 	for prop, dst := range map[string]*string{"Handler": &f.Handler, "Runtime": &f.Runtime} {
 		if v, ok := props[prop]; ok {
-			if *dst, err = s.r.resolveString(ctx, v); err != nil {
+			if *dst, err = s.r.ResolveString(ctx, v); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", id, prop, err)
 			}
 		}
@@ -346,7 +350,7 @@ func (s *Stack) Function(ctx context.Context, id string) (*Function, error) {
 		return nil, fmt.Errorf("%s: LoggingConfig: %w", id, err)
 	}
 	if v, ok := props["Architectures"]; ok {
-		archs, err := s.r.resolve(ctx, v)
+		archs, err := s.r.Resolve(ctx, v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: Architectures: %w", id, err)
 		}
@@ -362,7 +366,7 @@ func (s *Stack) Function(ctx context.Context, id string) (*Function, error) {
 func (s *Stack) logging(ctx context.Context, v any) (map[string]string, error) {
 	out := map[string]string{}
 	for k, e := range asMap(v) {
-		val, err := s.r.resolveString(ctx, e)
+		val, err := s.r.ResolveString(ctx, e)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -380,7 +384,7 @@ func (s *Stack) envOverride(id, name string) (string, bool) {
 }
 
 func (s *Stack) intProp(ctx context.Context, v any) (int, error) {
-	str, err := s.r.resolveString(ctx, v)
+	str, err := s.r.ResolveString(ctx, v)
 	if err != nil {
 		return 0, err
 	}

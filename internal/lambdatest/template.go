@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/keysweep/keysweep/internal/cfntemplate"
 )
 
 // ErrNoFunction is returned for a logical id that is not a function of the
 // template.
 var ErrNoFunction = errors.New("no such function in the template")
 
-// Template is a SAM template read with its intrinsic functions kept: a
-// short tag (!Ref X, !GetAtt A.B, !Sub s, !If [...]) reads as its long form
-// ({"Ref": "X"}, {"Fn::GetAtt": "A.B"}, ...). Scalars read as strings, as
-// CloudFormation passes them.
+// ErrUnsupported is returned for an intrinsic function, or a resource
+// type, the local stack does not know: add it rather than guess. It is
+// cfntemplate's, which resolves the functions.
+var ErrUnsupported = cfntemplate.ErrUnsupported
+
+// Template is a SAM template read with its intrinsic functions kept
+// (cfntemplate.Parse): a short tag (!Ref X, !GetAtt A.B, !Sub s, !If [...])
+// reads as its long form ({"Ref": "X"}, {"Fn::GetAtt": "A.B"}, ...).
+// Scalars read as strings, as CloudFormation passes them.
 type Template struct {
 	Parameters map[string]Parameter
 	Conditions map[string]any
@@ -50,22 +56,11 @@ func ReadTemplate(path string) (*Template, error) {
 	return ParseTemplate(raw)
 }
 
-// ParseTemplate parses a template's YAML.
+// ParseTemplate parses a template's YAML (cfntemplate.Parse).
 func ParseTemplate(raw []byte) (*Template, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, errors.New("parse template: empty document")
-	}
-	tree, err := fromNode(doc.Content[0])
+	top, err := cfntemplate.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
-	}
-	top, ok := tree.(map[string]any)
-	if !ok {
-		return nil, errors.New("parse template: top level is not a mapping")
 	}
 	t := &Template{
 		Parameters: map[string]Parameter{},
@@ -138,67 +133,6 @@ const (
 	typeBucket   = "AWS::S3::Bucket"
 )
 
-// shortTags are the short forms of the intrinsic functions; !Ref and
-// !Condition keep their names, every other is Fn::<Name>.
-var shortTags = map[string]string{
-	"!Ref": "Ref", "!Condition": "Condition",
-	"!GetAtt": "Fn::GetAtt", "!Sub": "Fn::Sub", "!Join": "Fn::Join", "!If": "Fn::If",
-	"!Equals": "Fn::Equals", "!Not": "Fn::Not", "!And": "Fn::And", "!Or": "Fn::Or",
-	"!Select": "Fn::Select", "!Split": "Fn::Split", "!FindInMap": "Fn::FindInMap",
-	"!GetAZs": "Fn::GetAZs", "!ImportValue": "Fn::ImportValue", "!Base64": "Fn::Base64",
-	"!Cidr": "Fn::Cidr", "!Transform": "Fn::Transform",
-	// Rule functions: read, never evaluated locally (CloudFormation checks
-	// Rules before it makes anything).
-	"!Contains": "Fn::Contains", "!EachMemberEquals": "Fn::EachMemberEquals", "!EachMemberIn": "Fn::EachMemberIn",
-	"!RefAll": "Fn::RefAll", "!ValueOf": "Fn::ValueOf", "!ValueOfAll": "Fn::ValueOfAll",
-}
-
-// fromNode turns a YAML node into maps, lists and strings, with each short
-// tag as its long form.
-func fromNode(n *yaml.Node) (any, error) {
-	var v any
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			val, err := fromNode(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			m[n.Content[i].Value] = val
-		}
-		v = m
-	case yaml.SequenceNode:
-		l := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			val, err := fromNode(c)
-			if err != nil {
-				return nil, err
-			}
-			l[i] = val
-		}
-		v = l
-	case yaml.AliasNode:
-		return fromNode(n.Alias)
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			v = nil
-		} else {
-			v = n.Value
-		}
-	default:
-		return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
-	}
-	if n.Tag == "" || n.Tag[0] != '!' || len(n.Tag) > 1 && n.Tag[1] == '!' {
-		return v, nil
-	}
-	fn, ok := shortTags[n.Tag]
-	if !ok {
-		return nil, fmt.Errorf("line %d: unknown tag %s", n.Line, n.Tag)
-	}
-	return map[string]any{fn: v}, nil
-}
-
 func asMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
@@ -207,4 +141,39 @@ func asMap(v any) map[string]any {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// parameterValues are the template's defaults with overrides applied; a
+// parameter without either is an error, as in CloudFormation. An override
+// for no parameter is an error too: it is a typo.
+func parameterValues(t *Template, overrides map[string]string) (map[string]any, error) {
+	out := map[string]any{}
+	for name, p := range t.Parameters {
+		if p.HasDefault {
+			out[name] = p.Default
+		}
+	}
+	var unknown []string
+	for name, v := range overrides {
+		if _, ok := t.Parameters[name]; !ok {
+			unknown = append(unknown, name)
+			continue
+		}
+		out[name] = v
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("no such template parameter: %s", strings.Join(unknown, ", "))
+	}
+	var missing []string
+	for name := range t.Parameters {
+		if _, ok := out[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("template parameters without a value: %s", strings.Join(missing, ", "))
+	}
+	return out, nil
 }

@@ -216,20 +216,25 @@ func (m *Journal) QueueRun(_ context.Context, run *domain.Run) error {
 }
 
 // RunningRuns: see the DynamoDB journal.
-func (m *Journal) RunningRuns(ctx context.Context, scope string) ([]domain.Run, error) {
+func (m *Journal) RunningRuns(_ context.Context, scope string) ([]domain.Run, error) {
+	return m.runsWhere(func(r domain.Run) bool { return m.running[scope][r.RunID] })
+}
+
+// runsWhere returns copies, in UTC, of the runs keep accepts; keep is
+// called with m.mu held.
+func (m *Journal) runsWhere(keep func(domain.Run) bool) ([]domain.Run, error) {
 	m.mu.Lock()
-	var ids []string
-	for id := range m.running[scope] {
-		ids = append(ids, id)
-	}
-	m.mu.Unlock()
+	defer m.mu.Unlock()
 	var runs []domain.Run
-	for _, id := range ids {
-		r, err := m.GetRun(ctx, id)
-		if err != nil {
+	for _, r := range m.runs {
+		if !keep(r) {
 			continue
 		}
-		runs = append(runs, *r)
+		out, err := copyOf(r)
+		if err != nil {
+			return nil, fmt.Errorf("decode run %s: %w", r.RunID, err)
+		}
+		runs = append(runs, utcRun(out))
 	}
 	return runs, nil
 }

@@ -36,7 +36,7 @@ func (m *Journal) Claimed(_ context.Context, accessKeyID, claim string) (bool, e
 
 // ClaimNotice: see the DynamoDB journal.
 func (m *Journal) ClaimNotice(_ context.Context, rec domain.Record) error {
-	rec, err := m.prepare(rec)
+	rec, err := m.prepare(rec, domain.KindNotice)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (m *Journal) ClaimNotice(_ context.Context, rec domain.Record) error {
 
 // SettleNotice: see the DynamoDB journal.
 func (m *Journal) SettleNotice(_ context.Context, rec domain.Record) error {
-	rec, err := m.prepare(rec)
+	rec, err := m.prepare(rec, domain.KindNotice)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package mem
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -154,10 +155,7 @@ func (m *Journal) finishIfDoneLocked(runID string) {
 // AccountResults: see the DynamoDB journal.
 func (m *Journal) AccountResults(_ context.Context, orgRunID string) ([]domain.AccountResult, error) {
 	m.mu.Lock()
-	var out []domain.AccountResult
-	for _, r := range m.accounts[orgRunID] {
-		out = append(out, r)
-	}
+	out := slices.Collect(maps.Values(m.accounts[orgRunID]))
 	m.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
 	return out, nil

@@ -3,6 +3,8 @@ package mem
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -10,7 +12,9 @@ import (
 	"github.com/keysweep/keysweep/internal/journal"
 )
 
-func (m *Journal) prepare(rec domain.Record) (domain.Record, error) {
+// prepare stamps rec (At, when unset), deep-copies it in UTC and checks it
+// as a record of kind, as the DynamoDB journal does before it writes.
+func (m *Journal) prepare(rec domain.Record, kind domain.RecordKind) (domain.Record, error) {
 	if rec.At.IsZero() {
 		rec.At = m.now()
 	}
@@ -18,7 +22,8 @@ func (m *Journal) prepare(rec domain.Record) (domain.Record, error) {
 	if err != nil {
 		return out, fmt.Errorf("encode %s record for %s: %w", rec.Kind, rec.AccessKeyID, err)
 	}
-	return utcRecord(out), nil
+	out = utcRecord(out)
+	return out, journal.CheckRecord(out, kind)
 }
 
 // appendLocked seals rec after its key's chain head and stores it; m.mu
@@ -41,15 +46,12 @@ func (m *Journal) appendLocked(st *domain.KeyState, rec *domain.Record) error {
 
 // RecordDecision: see the DynamoDB journal.
 func (m *Journal) RecordDecision(_ context.Context, rec domain.Record) error {
-	rec, err := m.prepare(rec)
-	if err != nil {
-		return err
-	}
 	kind := domain.KindDecision
 	if rec.Kind == domain.KindNotice {
 		kind = domain.KindNotice
 	}
-	if err := journal.CheckRecord(rec, kind); err != nil {
+	rec, err := m.prepare(rec, kind)
+	if err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -64,11 +66,8 @@ func (m *Journal) RecordDecision(_ context.Context, rec domain.Record) error {
 
 // WriteIntent: see the DynamoDB journal.
 func (m *Journal) WriteIntent(_ context.Context, rec domain.Record) error {
-	rec, err := m.prepare(rec)
+	rec, err := m.prepare(rec, domain.KindIntent)
 	if err != nil {
-		return err
-	}
-	if err := journal.CheckRecord(rec, domain.KindIntent); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -93,11 +92,8 @@ func (m *Journal) WriteIntent(_ context.Context, rec domain.Record) error {
 
 // WriteOutcome: see the DynamoDB journal.
 func (m *Journal) WriteOutcome(_ context.Context, rec domain.Record) error {
-	rec, err := m.prepare(rec)
+	rec, err := m.prepare(rec, domain.KindOutcome)
 	if err != nil {
-		return err
-	}
-	if err := journal.CheckRecord(rec, domain.KindOutcome); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -153,10 +149,7 @@ func (m *Journal) KeyState(_ context.Context, id string) (*domain.KeyState, erro
 // PendingIntents: see the DynamoDB journal.
 func (m *Journal) PendingIntents(_ context.Context, scope string) ([]domain.Record, error) {
 	m.mu.Lock()
-	var recs []domain.Record
-	for _, r := range m.pending[scope] {
-		recs = append(recs, r)
-	}
+	recs := slices.Collect(maps.Values(m.pending[scope]))
 	m.mu.Unlock()
 	journal.SortByAt(recs)
 	return recs, nil
@@ -196,12 +189,7 @@ func (m *Journal) ByUser(_ context.Context, account, user string) ([]domain.Reco
 func (m *Journal) KeyIDs(context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var ids []string
-	for id := range m.states {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids, nil
+	return slices.Sorted(maps.Keys(m.states)), nil
 }
 
 // Tamper runs f on the stored history of key id, as someone with write

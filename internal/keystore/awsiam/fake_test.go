@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/keysweep/keysweep/internal/backoff"
 )
 
 // fakeIAM is an in-process IAM: it pages like IAM (Marker, MaxItems,
@@ -139,7 +141,7 @@ func (f *fakeIAM) enter(ctx context.Context, op, user string) error {
 
 	var err error
 	if f.delay > 0 {
-		err = sleep(ctx, f.delay)
+		err = backoff.Sleep(ctx, f.delay)
 	}
 	f.mu.Lock()
 	f.inFlight--
@@ -157,12 +159,12 @@ func (f *fakeIAM) user(name string) (*fakeUser, error) {
 }
 
 // page returns the [start, end) window of n items for marker and maxItems,
-// and the next marker ("" when this is the last page).
-func (f *fakeIAM) page(n int, marker *string, maxItems *int32) (start, end int, next string, err error) {
+// and the marker of the next page (nil when this is the last page).
+func (f *fakeIAM) page(n int, marker *string, maxItems *int32) (start, end int, next *string, err error) {
 	if marker != nil {
 		start, err = strconv.Atoi(*marker)
 		if err != nil || start < 0 || start > n {
-			return 0, 0, "", &smithy.GenericAPIError{Code: "InvalidInput", Message: "bad marker"}
+			return 0, 0, nil, &smithy.GenericAPIError{Code: "InvalidInput", Message: "bad marker"}
 		}
 	}
 	size := f.pageSize
@@ -171,9 +173,39 @@ func (f *fakeIAM) page(n int, marker *string, maxItems *int32) (start, end int, 
 	}
 	end = min(start+size, n)
 	if end < n {
-		next = strconv.Itoa(end)
+		next = aws.String(strconv.Itoa(end))
 	}
 	return start, end, next, nil
+}
+
+// userCall answers op for the named user as IAM does: enter (faults and
+// delay), then, under f's lock, NoSuchEntity for an unknown user, else
+// what answer gives.
+func userCall[T any](ctx context.Context, f *fakeIAM, op string, name *string, answer func(u *fakeUser) (*T, error)) (*T, error) {
+	user := aws.ToString(name)
+	if err := f.enter(ctx, op, user); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, err := f.user(user)
+	if err != nil {
+		return nil, err
+	}
+	return answer(u)
+}
+
+// keyCall is userCall for an action on one of the user's keys: an unknown
+// key is NoSuchEntity too; else change runs on it and out is the answer.
+func keyCall[T any](ctx context.Context, f *fakeIAM, op string, name, id *string, change func(k *fakeKey), out *T) (*T, error) {
+	return userCall(ctx, f, op, name, func(u *fakeUser) (*T, error) {
+		k := f.keys[aws.ToString(id)]
+		if k == nil || k.user != u.name {
+			return nil, &types.NoSuchEntityException{Message: aws.String(fmt.Sprintf("The Access Key with id %s cannot be found.", aws.ToString(id)))}
+		}
+		change(k)
+		return out, nil
+	})
 }
 
 func (f *fakeIAM) GenerateCredentialReport(ctx context.Context, _ *iam.GenerateCredentialReportInput, _ ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error) {
@@ -223,10 +255,7 @@ func (f *fakeIAM) ListUsers(ctx context.Context, in *iam.ListUsersInput, _ ...fu
 	if err != nil {
 		return nil, err
 	}
-	out := &iam.ListUsersOutput{IsTruncated: next != ""}
-	if next != "" {
-		out.Marker = aws.String(next)
-	}
+	out := &iam.ListUsersOutput{IsTruncated: next != nil, Marker: next}
 	for _, u := range f.users[start:end] {
 		out.Users = append(out.Users, types.User{
 			UserName: aws.String(u.name), Path: aws.String(u.path), Arn: aws.String(f.arn(u)),
@@ -248,30 +277,20 @@ func (f *fakeIAM) userKeys(user string) []*fakeKey {
 }
 
 func (f *fakeIAM) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, _ ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
-	name := aws.ToString(in.UserName)
-	if err := f.enter(ctx, "ListAccessKeys", name); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, err := f.user(name); err != nil {
-		return nil, err
-	}
-	keys := f.userKeys(name)
-	start, end, next, err := f.page(len(keys), in.Marker, in.MaxItems)
-	if err != nil {
-		return nil, err
-	}
-	out := &iam.ListAccessKeysOutput{IsTruncated: next != ""}
-	if next != "" {
-		out.Marker = aws.String(next)
-	}
-	for _, k := range keys[start:end] {
-		out.AccessKeyMetadata = append(out.AccessKeyMetadata, types.AccessKeyMetadata{
-			AccessKeyId: aws.String(k.id), UserName: aws.String(k.user), Status: k.status, CreateDate: aws.Time(k.created),
-		})
-	}
-	return out, nil
+	return userCall(ctx, f, "ListAccessKeys", in.UserName, func(u *fakeUser) (*iam.ListAccessKeysOutput, error) {
+		keys := f.userKeys(u.name)
+		start, end, next, err := f.page(len(keys), in.Marker, in.MaxItems)
+		if err != nil {
+			return nil, err
+		}
+		out := &iam.ListAccessKeysOutput{IsTruncated: next != nil, Marker: next}
+		for _, k := range keys[start:end] {
+			out.AccessKeyMetadata = append(out.AccessKeyMetadata, types.AccessKeyMetadata{
+				AccessKeyId: aws.String(k.id), UserName: aws.String(k.user), Status: k.status, CreateDate: aws.Time(k.created),
+			})
+		}
+		return out, nil
+	})
 }
 
 func (f *fakeIAM) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
@@ -300,39 +319,19 @@ func (f *fakeIAM) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKey
 }
 
 func (f *fakeIAM) GetUser(ctx context.Context, in *iam.GetUserInput, _ ...func(*iam.Options)) (*iam.GetUserOutput, error) {
-	name := aws.ToString(in.UserName)
-	if err := f.enter(ctx, "GetUser", name); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u, err := f.user(name)
-	if err != nil {
-		return nil, err
-	}
-	return &iam.GetUserOutput{User: &types.User{UserName: aws.String(u.name), Path: aws.String(u.path), Arn: aws.String(f.arn(u))}}, nil
+	return userCall(ctx, f, "GetUser", in.UserName, func(u *fakeUser) (*iam.GetUserOutput, error) {
+		return &iam.GetUserOutput{User: &types.User{UserName: aws.String(u.name), Path: aws.String(u.path), Arn: aws.String(f.arn(u))}}, nil
+	})
 }
 
 func (f *fakeIAM) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, _ ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
-	name := aws.ToString(in.UserName)
-	if err := f.enter(ctx, "ListUserTags", name); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u, err := f.user(name)
-	if err != nil {
-		return nil, err
-	}
-	start, end, next, err := f.page(len(u.tags), in.Marker, in.MaxItems)
-	if err != nil {
-		return nil, err
-	}
-	out := &iam.ListUserTagsOutput{IsTruncated: next != "", Tags: append([]types.Tag(nil), u.tags[start:end]...)}
-	if next != "" {
-		out.Marker = aws.String(next)
-	}
-	return out, nil
+	return userCall(ctx, f, "ListUserTags", in.UserName, func(u *fakeUser) (*iam.ListUserTagsOutput, error) {
+		start, end, next, err := f.page(len(u.tags), in.Marker, in.MaxItems)
+		if err != nil {
+			return nil, err
+		}
+		return &iam.ListUserTagsOutput{IsTruncated: next != nil, Marker: next, Tags: append([]types.Tag(nil), u.tags[start:end]...)}, nil
+	})
 }
 
 // GetAccountAuthorizationDetails answers the users (Filter User) with their
@@ -352,10 +351,7 @@ func (f *fakeIAM) GetAccountAuthorizationDetails(ctx context.Context, in *iam.Ge
 	if err != nil {
 		return nil, err
 	}
-	out := &iam.GetAccountAuthorizationDetailsOutput{IsTruncated: next != ""}
-	if next != "" {
-		out.Marker = aws.String(next)
-	}
+	out := &iam.GetAccountAuthorizationDetailsOutput{IsTruncated: next != nil, Marker: next}
 	if !slices.Contains(in.Filter, types.EntityTypeUser) && len(in.Filter) > 0 {
 		return out, nil
 	}
@@ -369,46 +365,12 @@ func (f *fakeIAM) GetAccountAuthorizationDetails(ctx context.Context, in *iam.Ge
 	return out, nil
 }
 
-// key finds a user's key like IAM does: an unknown user or key is NoSuchEntity.
-func (f *fakeIAM) key(user, id string) (*fakeKey, error) {
-	if _, err := f.user(user); err != nil {
-		return nil, err
-	}
-	k := f.keys[id]
-	if k == nil || k.user != user {
-		return nil, &types.NoSuchEntityException{Message: aws.String(fmt.Sprintf("The Access Key with id %s cannot be found.", id))}
-	}
-	return k, nil
-}
-
 func (f *fakeIAM) UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, _ ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {
-	user := aws.ToString(in.UserName)
-	if err := f.enter(ctx, "UpdateAccessKey", user); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k, err := f.key(user, aws.ToString(in.AccessKeyId))
-	if err != nil {
-		return nil, err
-	}
-	k.status = in.Status
-	return &iam.UpdateAccessKeyOutput{}, nil
+	return keyCall(ctx, f, "UpdateAccessKey", in.UserName, in.AccessKeyId, func(k *fakeKey) { k.status = in.Status }, &iam.UpdateAccessKeyOutput{})
 }
 
 func (f *fakeIAM) DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, _ ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
-	user := aws.ToString(in.UserName)
-	if err := f.enter(ctx, "DeleteAccessKey", user); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k, err := f.key(user, aws.ToString(in.AccessKeyId))
-	if err != nil {
-		return nil, err
-	}
-	delete(f.keys, k.id)
-	return &iam.DeleteAccessKeyOutput{}, nil
+	return keyCall(ctx, f, "DeleteAccessKey", in.UserName, in.AccessKeyId, func(k *fakeKey) { delete(f.keys, k.id) }, &iam.DeleteAccessKeyOutput{})
 }
 
 // fakeSTS answers GetCallerIdentity and counts the calls.

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/keysweep/keysweep/internal/backoff"
 	"github.com/keysweep/keysweep/internal/domain"
 )
 
@@ -111,7 +112,7 @@ func New(client API, stsClient STSAPI, opts Options) *Store {
 		opts.Logger = slog.Default()
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = backoff.Sleep
 	}
 	if opts.Counter == nil {
 		opts.Counter = NewCounter()
@@ -392,18 +393,6 @@ func shortError(err error) string {
 		return ae.ErrorCode() + ": " + ae.ErrorMessage()
 	}
 	return err.Error()
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // sortOwners sorts owners by name, as domain.Inventory requires.

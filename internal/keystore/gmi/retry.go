@@ -3,8 +3,9 @@ package gmi
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
+
+	"github.com/keysweep/keysweep/internal/backoff"
 )
 
 // Retry bounds the retries of a failed call. Zero fields take the defaults.
@@ -45,17 +46,9 @@ func (r Retry) withDefaults() Retry {
 }
 
 // backoff is the wait before retry n (1 for the first retry): exponential
-// from BaseDelay, capped at MaxDelay, with "equal jitter": half of it
-// fixed, half random, so that concurrent callers spread out yet always
-// back off.
+// from BaseDelay, capped at MaxDelay, with equal jitter.
 func (r Retry) backoff(n int) time.Duration {
-	d := r.BaseDelay
-	for i := 1; i < n && d < r.MaxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, r.MaxDelay)
-	half := d / 2
-	return half + rand.N(half+1)
+	return backoff.Exponential(n, r.BaseDelay, r.MaxDelay)
 }
 
 // errRetryBudget says why a retryable failure was not retried.
@@ -69,18 +62,8 @@ func (r Retry) wait(ctx context.Context, n int, start time.Time) error {
 		return errRetryBudget
 	}
 	d := r.backoff(n)
-	if time.Since(start)+d > r.MaxElapsed {
+	if !backoff.Fits(ctx, start, d, r.MaxElapsed) {
 		return errRetryBudget
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return errRetryBudget
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Sleep(ctx, d)
 }

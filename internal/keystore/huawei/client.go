@@ -8,17 +8,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/keysweep/keysweep/internal/backoff"
 )
 
 // Retry bounds the retries of throttled (429) and failed (5xx) calls:
-// exponential backoff with full jitter, at most Attempts tries and Budget
+// exponential backoff with jitter, at most Attempts tries and Budget
 // of waiting per call, and never a wait past the context's deadline.
 type Retry struct {
 	Attempts int           // tries in all, the first included; default 5
@@ -43,31 +44,9 @@ func (r Retry) withDefaults() Retry {
 		r.Budget = 20 * time.Second
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleep
+		r.Sleep = backoff.Sleep
 	}
 	return r
-}
-
-// backoff is the wait before try n+1 (n >= 1): uniform in [ceiling/2,
-// ceiling], the ceiling doubling from Base up to Max.
-func (r Retry) backoff(n int) time.Duration {
-	ceiling := r.Base << min(n-1, 20)
-	if ceiling <= 0 || ceiling > r.Max {
-		ceiling = r.Max
-	}
-	half := ceiling / 2
-	return half + rand.N(ceiling-half+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
 
 // request is one IAM call.
@@ -131,7 +110,8 @@ func (c *client) retryWait(ctx context.Context, err error, attempt int, start ti
 	if attempt >= c.retry.Attempts || ctx.Err() != nil {
 		return 0, false
 	}
-	wait := c.retry.backoff(attempt)
+	// Uniform in [ceiling/2, ceiling], the ceiling doubling from Base up to Max.
+	wait := backoff.Exponential(attempt, c.retry.Base, c.retry.Max)
 	var apiErr *APIError
 	switch {
 	case errors.As(err, &apiErr):
@@ -142,13 +122,7 @@ func (c *client) retryWait(ctx context.Context, err error, attempt int, start ti
 	case !retryableTransport(err):
 		return 0, false
 	}
-	if time.Since(start)+wait > c.retry.Budget {
-		return 0, false
-	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-		return 0, false
-	}
-	return wait, true
+	return wait, backoff.Fits(ctx, start, wait, c.retry.Budget)
 }
 
 // retryableTransport: a reset or timeout may pass; a refused connection or

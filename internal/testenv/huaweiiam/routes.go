@@ -223,6 +223,8 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 		notFound(w, styleIAM, "user", userID)
 		return
 	}
+	// By creation, then by access key: keys made in the same instant
+	// come in one order every time.
 	sort.Slice(keys, func(i, j int) bool {
 		if !keys[i].Created.Equal(keys[j].Created) {
 			return keys[i].Created.Before(keys[j].Created)
