@@ -77,7 +77,7 @@ func noticeRow(n engine.PlannedNotice) []string {
 	case n.Finding != nil:
 		to, subject = "Security Hub", notify.FindingID(n.Finding.Provider, n.Finding.Account, n.Finding.KeyID)+" FAILED"
 	default:
-		subject = notify.Compose(notify.Kind(n.Kind), wiring.NoticeFacts(n.Notice)).Subject
+		subject = notify.Compose(notify.Kind(n.Kind), n.Notice).Subject
 	}
 	if n.Problem != "" {
 		if to == "" {

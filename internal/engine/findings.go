@@ -49,7 +49,7 @@ func (s *sweepRun) keepFindings(cands []candidate, inv *domain.Inventory, comple
 			seen[j.AccessKeyID] = true
 			res := resolution(j, s.e.abilities())
 			m, wasOpen := open[j.AccessKeyID]
-			if res == FindingOpen || wasOpen {
+			if res == domain.FindingOpen || wasOpen {
 				fs = append(fs, s.findingOf(j, res, m.OpenedAt))
 			}
 		}
@@ -65,25 +65,25 @@ func (s *sweepRun) keepFindings(cands []candidate, inv *domain.Inventory, comple
 }
 
 // resolution says whether a judged key's finding is open, or why not.
-func resolution(j *judged, a abilities) string {
+func resolution(j *judged, a abilities) domain.FindingResolution {
 	switch {
 	case j.Outcome == domain.KeyDone && j.acted == domain.ActionDelete, j.Outcome == domain.KeyGone:
-		return FindingDeleted
+		return domain.FindingDeleted
 	case j.Outcome == domain.KeyDone && j.acted == domain.ActionDeactivate, j.Outcome == domain.KeyAlreadyInactive:
-		return FindingDeactivated
+		return domain.FindingDeactivated
 	case j.Verdict == policy.Exempt:
-		return FindingExempt
+		return domain.FindingExempt
 	case j.Stale && a.Deactivate && j.Status == domain.StatusInactive:
-		return FindingDeactivated // no longer usable; its deletion follows
+		return domain.FindingDeactivated // no longer usable; its deletion follows
 	case j.Stale, j.soon:
-		return FindingOpen
+		return domain.FindingOpen
 	}
-	return FindingFresh
+	return domain.FindingFresh
 }
 
-func (s *sweepRun) findingOf(j *judged, res string, first time.Time) Finding {
+func (s *sweepRun) findingOf(j *judged, res domain.FindingResolution, first time.Time) Finding {
 	status := j.Status
-	if res == FindingDeactivated && s.e.abilities().Deactivate {
+	if res == domain.FindingDeactivated && s.e.abilities().Deactivate {
 		status = domain.StatusInactive
 	}
 	if first.IsZero() {
@@ -104,7 +104,7 @@ func (s *sweepRun) unseenFinding(m domain.FindingMark, inv *domain.Inventory, ow
 	f := Finding{
 		Provider: s.e.Store.Provider(), Account: firstNonEmpty(m.Account, s.run.Account), Target: s.e.Target,
 		User: m.UserName, KeyID: m.AccessKeyID, PolicyVersion: s.p.Version, RunID: s.run.RunID,
-		Resolution: FindingDeleted, FirstSeen: m.OpenedAt,
+		Resolution: domain.FindingDeleted, FirstSeen: m.OpenedAt,
 	}
 	if m.KeyCreatedAt != nil {
 		f.CreatedAt = *m.KeyCreatedAt
@@ -120,9 +120,9 @@ func (s *sweepRun) unseenFinding(m domain.FindingMark, inv *domain.Inventory, ow
 		for _, k := range o.Keys {
 			if k.ID == m.AccessKeyID || (k.ID == "" && m.KeyCreatedAt != nil && k.CreatedAt.Equal(*m.KeyCreatedAt)) {
 				d := s.p.Evaluate(s.e.policyKey(k, o, nil, a), s.start)
-				f.Resolution, f.Status, f.LastUsedAt, f.Reason, f.Rule = FindingFresh, k.Status, k.LastUsedAt, d.Reason, d.Rule
+				f.Resolution, f.Status, f.LastUsedAt, f.Reason, f.Rule = domain.FindingFresh, k.Status, k.LastUsedAt, d.Reason, d.Rule
 				if d.Verdict == policy.Exempt {
-					f.Resolution = FindingExempt
+					f.Resolution = domain.FindingExempt
 				}
 				return f
 			}
@@ -159,7 +159,7 @@ func (s *sweepRun) importFindings(fs []Finding, open map[string]domain.FindingMa
 		_, wasOpen := open[f.KeyID]
 		var err error
 		switch {
-		case f.Resolution == FindingOpen && !wasOpen:
+		case f.Resolution == domain.FindingOpen && !wasOpen:
 			m := domain.FindingMark{AccessKeyID: f.KeyID, Account: f.Account, UserName: f.User, OpenedAt: f.FirstSeen}
 			if f.Provider != domain.ProviderAWS {
 				m.Provider = f.Provider
@@ -169,7 +169,7 @@ func (s *sweepRun) importFindings(fs []Finding, open map[string]domain.FindingMa
 				m.KeyCreatedAt = &at
 			}
 			err = t.j.MarkFinding(s.book, scope, m)
-		case f.Resolution != FindingOpen && f.Resolution != FindingDeactivated && wasOpen:
+		case f.Resolution != domain.FindingOpen && f.Resolution != domain.FindingDeactivated && wasOpen:
 			// A deactivated key's finding stays tracked until the key is
 			// deleted, when it is archived.
 			err = t.j.ClearFinding(s.book, scope, f.KeyID)

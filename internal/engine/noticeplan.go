@@ -69,7 +69,7 @@ func (e *Engine) PlanNotices(ctx context.Context, p *policy.Policy, at time.Time
 			if j.AccessKeyID == "" {
 				continue
 			}
-			if t.findings && resolution(j, a) == FindingOpen {
+			if t.findings && resolution(j, a) == domain.FindingOpen {
 				np.Notices = append(np.Notices, e.plannedFinding(p, j, at))
 			}
 			n, ok := plannedKeyNotice(t, p, c, j, at, a)

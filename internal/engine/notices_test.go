@@ -95,7 +95,7 @@ func (n *fakeNotifier) lastFindings() []string {
 	}
 	var out []string
 	for _, f := range n.findings[len(n.findings)-1] {
-		res := f.Resolution
+		res := string(f.Resolution)
 		if res == "" {
 			res = "open"
 		}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"time"
 
 	"github.com/keysweep/keysweep/internal/domain"
 )
@@ -54,83 +53,12 @@ const (
 	NoticeRunSummary  = "run-summary" // what one run did (the team topic)
 )
 
-// Notice is what one notice says, in provider-neutral facts. Key notices
-// fill the key's fields; a run summary fills Run, Decisions and Report.
-type Notice struct {
-	Kind string
-	// Sender is the policy's notify.sender; "" for the deployment's.
-	Sender   string
-	Provider domain.Provider
-	Account  string
-	Target   string
-	User     string
-	KeyID    string
-	KeyName  string
-	Status   domain.Status
-	// CreatedAt and LastUsedAt are the key's (nil: never used, or not
-	// known).
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	// Reason and Rule are the decision's.
-	Reason string
-	Rule   string
-	// StaleAt is when the key becomes (or became) stale, and StaleWhy
-	// why, as policy.StaleAt gives them.
-	StaleAt  time.Time
-	StaleWhy string
-	// At is when it happened: the action, or the warning's run.
-	At time.Time
-	// DeleteOn is when the key is to be deleted (deactivated, due).
-	DeleteOn *time.Time
-	// DeleteAfterDays is the key's delete clock (what a warning says
-	// follows the deactivation).
-	DeleteAfterDays int
-	// ExemptionTag is the policy's exemption tag (how to keep a key).
-	ExemptionTag  string
-	RunID         string
-	PolicyVersion string
-	// RequestedBy, RequestReason and Action are a revocation's.
-	RequestedBy   string
-	RequestReason string
-	Action        domain.Action
-	// Run and Decisions are a run summary's: the finished run and its
-	// decisions other than keep; Report links its report when it has one
-	// (a URL or an s3:// URI).
-	Run       *domain.Run
-	Decisions []domain.KeyDecision
-	Report    string
-}
+// Notice is what one notice says, in provider-neutral facts (the
+// adapter composes it).
+type Notice = domain.NoticeFacts
 
-// Resolutions of a finding: open, or why it is resolved.
-const (
-	FindingOpen        = ""
-	FindingDeactivated = "deactivated" // acted on: the key can no longer be used
-	FindingDeleted     = "deleted"     // acted on, or gone
-	FindingExempt      = "exempt"      // the policy exempts it now
-	FindingFresh       = "fresh"       // within the limits again
-)
-
-// Finding is one key as the security team's tools are told of it: open
-// (FAILED) while the key is stale or soon stale, resolved once it is not.
-type Finding struct {
-	Provider      domain.Provider
-	Account       string
-	Target        string
-	User          string
-	KeyID         string
-	KeyName       string
-	Status        domain.Status
-	CreatedAt     time.Time
-	LastUsedAt    *time.Time
-	Reason        string
-	Rule          string
-	StaleAt       time.Time
-	PolicyVersion string
-	RunID         string
-	Resolution    string
-	// FirstSeen is when keysweep first found the key stale or soon stale.
-	FirstSeen time.Time
-}
+// Finding is one key as the security team's tools are told of it.
+type Finding = domain.KeyFinding
 
 // FindingFailure is a finding that did not get through.
 type FindingFailure struct {

@@ -11,44 +11,23 @@ import (
 )
 
 // Resolution says why a key's finding is resolved; empty for an open one.
-type Resolution string
+type Resolution = domain.FindingResolution
 
-// Resolutions. A resolved finding has compliance PASSED and workflow
-// RESOLVED; a deleted key's is also ARCHIVED.
+// Resolutions.
 const (
-	Open                Resolution = ""
-	ResolvedDeactivated Resolution = "deactivated" // acted on: the key can no longer be used
-	ResolvedDeleted     Resolution = "deleted"     // acted on: the key is gone
-	ResolvedExempt      Resolution = "exempt"      // the policy exempts it now
-	ResolvedFresh       Resolution = "fresh"       // within the limits again (used, or a new policy)
+	Open                = domain.FindingOpen
+	ResolvedDeactivated = domain.FindingDeactivated // acted on: the key can no longer be used
+	ResolvedDeleted     = domain.FindingDeleted     // acted on: the key is gone
+	ResolvedExempt      = domain.FindingExempt      // the policy exempts it now
+	ResolvedFresh       = domain.FindingFresh       // within the limits again (used, or a new policy)
 )
 
 // KeyFinding is one key as Security Hub is told of it: open while the key
-// is stale or soon stale, resolved once it is not.
-type KeyFinding struct {
-	Provider   domain.Provider // empty: aws
-	Account    string          // the key's account (AWS account, Huawei domain, GMI organization)
-	Target     string
-	User       string
-	KeyID      string
-	KeyName    string
-	Status     domain.Status
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	// Reason is the decision's reason with its figures, Rule the limits
-	// that applied, StaleAt when the key becomes or became stale.
-	Reason        string
-	Rule          string
-	StaleAt       time.Time
-	PolicyVersion string
-	RunID         string
-	Resolution    Resolution
-	// FirstSeen is when keysweep first found the key stale or soon stale:
-	// the finding's CreatedAt and FirstObservedAt. Pass it (the time of
-	// the key's first notice or decision record, say) to keep them the
-	// same across imports; zero stamps each import's time.
-	FirstSeen time.Time
-}
+// is stale or soon stale, resolved once it is not. FirstSeen is the
+// finding's CreatedAt and FirstObservedAt: pass it (the time of the key's
+// first notice or decision record, say) to keep them the same across
+// imports; zero stamps each import's time.
+type KeyFinding = domain.KeyFinding
 
 // Severity thresholds: a soon-stale key is LOW; a stale one MEDIUM up to
 // 30 days past its stale date, HIGH after. A resolved finding is

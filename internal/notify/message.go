@@ -50,54 +50,10 @@ func (k Kind) Event() policy.Event {
 	return ""
 }
 
-// Facts are what a notice says. Compose uses the fields its kind needs;
-// run summaries use Run and Decisions.
-type Facts struct {
-	Provider domain.Provider // empty: aws
-	Account  string
-	Target   string // the target's name; shown when not the default
-	User     string // the owner (IAM user name, GMI owner)
-	KeyID    string
-	KeyName  string // GMI: the key's name
-	Status   domain.Status
-	// CreatedAt and LastUsedAt are the key's (LastUsedAt nil: never used
-	// or not known).
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	// Reason is the decision's reason with its figures; Rule the limits
-	// that applied ("default" or an override's name).
-	Reason string
-	Rule   string
-	// StaleAt is when the key becomes (or became) stale, and StaleWhy why,
-	// as policy.StaleAt gives them.
-	StaleAt  time.Time
-	StaleWhy string
-	// At is when the event happened: the action, or the warning run.
-	At time.Time
-	// DeleteOn is when the key is to be deleted (deactivated, due).
-	DeleteOn *time.Time
-	// DeleteAfterDays is the key's delete clock (a warning says what
-	// follows the deactivation).
-	DeleteAfterDays int
-	// ExemptionTag is the policy's exemptions.tag, offered as the way to
-	// keep a key that must stay.
-	ExemptionTag  string
-	RunID         string
-	PolicyVersion string
-	// RequestedBy, RequestReason and Action are a revocation's: who asked
-	// (the API caller), why, and what was done (domain.ActionDelete or
-	// domain.ActionDeactivate).
-	RequestedBy   string
-	RequestReason string
-	Action        domain.Action
-	// Run and Decisions are a run summary's: the finished run record and
-	// its decisions other than keep.
-	Run       *domain.Run
-	Decisions []domain.KeyDecision
-	// Report links the run's report (a URL or an s3:// URI); a run
-	// summary shows it when set.
-	Report string
-}
+// Facts are what a notice says (the engine's notice). Compose uses the
+// fields its kind needs (Kind and Sender are the caller's); run summaries
+// use Run and Decisions.
+type Facts = domain.NoticeFacts
 
 // Message is one composed notice: a subject, a plain-text body and an HTML
 // body, and the facts the team topic's attributes carry.

@@ -132,7 +132,7 @@ func (n *Notifier) Email(ctx context.Context, to string, in engine.Notice) (stri
 		return "", &notify.SendError{Channel: notify.ChannelEmail, Reason: notify.ErrNotConfigured,
 			Err: fmt.Errorf("the deployment has no sender (%s), so e-mail is off", EnvNoticeSender)}
 	}
-	return e.Send(ctx, to, notify.Compose(notify.Kind(in.Kind), NoticeFacts(in)))
+	return e.Send(ctx, to, notify.Compose(notify.Kind(in.Kind), in))
 }
 
 // Team publishes the notice to the team topic.
@@ -140,7 +140,7 @@ func (n *Notifier) Team(ctx context.Context, in engine.Notice) (string, error) {
 	if n.team == nil {
 		return "", &notify.SendError{Channel: notify.ChannelTeam, Reason: notify.ErrNotConfigured, Err: fmt.Errorf("no topic (%s)", EnvNoticeTopic)}
 	}
-	return n.team.Publish(ctx, notify.Compose(notify.Kind(in.Kind), NoticeFacts(in)))
+	return n.team.Publish(ctx, notify.Compose(notify.Kind(in.Kind), in))
 }
 
 // Findings imports the findings into Security Hub.
@@ -161,16 +161,7 @@ func (n *Notifier) Findings(ctx context.Context, fs []engine.Finding) []engine.F
 		n.findings.Account = acct
 	}
 	n.once.Unlock()
-	keys := make([]notify.KeyFinding, len(fs))
-	for i, f := range fs {
-		keys[i] = notify.KeyFinding{
-			Provider: f.Provider, Account: f.Account, Target: f.Target, User: f.User, KeyID: f.KeyID, KeyName: f.KeyName,
-			Status: f.Status, CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt, Reason: f.Reason, Rule: f.Rule,
-			StaleAt: f.StaleAt, PolicyVersion: f.PolicyVersion, RunID: f.RunID,
-			Resolution: notify.Resolution(f.Resolution), FirstSeen: f.FirstSeen,
-		}
-	}
-	rep := n.findings.Import(ctx, keys)
+	rep := n.findings.Import(ctx, fs)
 	out := make([]engine.FindingFailure, 0, len(rep.Failed))
 	for _, f := range rep.Failed {
 		out = append(out, engine.FindingFailure{KeyID: f.KeyID, Err: f.Err})
@@ -184,16 +175,4 @@ func failAll(fs []engine.Finding, err error) []engine.FindingFailure {
 		out[i] = engine.FindingFailure{KeyID: f.KeyID, Err: err}
 	}
 	return out
-}
-
-// NoticeFacts is an engine notice as package notify composes it.
-func NoticeFacts(n engine.Notice) notify.Facts {
-	return notify.Facts{
-		Provider: n.Provider, Account: n.Account, Target: n.Target, User: n.User, KeyID: n.KeyID, KeyName: n.KeyName,
-		Status: n.Status, CreatedAt: n.CreatedAt, LastUsedAt: n.LastUsedAt, Reason: n.Reason, Rule: n.Rule,
-		StaleAt: n.StaleAt, StaleWhy: n.StaleWhy, At: n.At, DeleteOn: n.DeleteOn, DeleteAfterDays: n.DeleteAfterDays,
-		ExemptionTag: n.ExemptionTag, RunID: n.RunID, PolicyVersion: n.PolicyVersion,
-		RequestedBy: n.RequestedBy, RequestReason: n.RequestReason, Action: n.Action,
-		Run: n.Run, Decisions: n.Decisions, Report: n.Report,
-	}
 }
