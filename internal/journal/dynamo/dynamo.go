@@ -194,6 +194,17 @@ func (d *Journal) query(ctx context.Context, in *dynamodb.QueryInput, each func(
 	return nil
 }
 
+// partition reads every item of partition pk, consistently, to the last
+// page.
+func (d *Journal) partition(ctx context.Context, pk string, each func(map[string]types.AttributeValue) error) error {
+	return d.query(ctx, &dynamodb.QueryInput{
+		TableName:                 d.table(),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk)},
+		ConsistentRead:            aws.Bool(true),
+	}, each)
+}
+
 // conditionFailed reports whether err is a cancelled transaction whose
 // item i failed its condition (and not, say, a conflict or throttling).
 func conditionFailed(err error, i int) bool {

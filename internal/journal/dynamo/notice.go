@@ -132,12 +132,7 @@ func (d *Journal) SettleNotice(ctx context.Context, rec domain.Record) error {
 // (their "sending" records), oldest first.
 func (d *Journal) PendingNotices(ctx context.Context, scope string) ([]domain.Record, error) {
 	var recs []domain.Record
-	err := d.query(ctx, &dynamodb.QueryInput{
-		TableName:                 d.table(),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(noticePendingPK(scope))},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error {
+	err := d.partition(ctx, noticePendingPK(scope), func(item map[string]types.AttributeValue) error {
 		var p struct {
 			Notice domain.Record `dynamodbav:"notice"`
 		}
@@ -158,12 +153,7 @@ func (d *Journal) PendingNotices(ctx context.Context, scope string) ([]domain.Re
 // left open.
 func (d *Journal) OpenFindings(ctx context.Context, scope string) ([]domain.FindingMark, error) {
 	var out []domain.FindingMark
-	err := d.query(ctx, &dynamodb.QueryInput{
-		TableName:                 d.table(),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(findingPK(scope))},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error {
+	err := d.partition(ctx, findingPK(scope), func(item map[string]types.AttributeValue) error {
 		var f domain.FindingMark
 		if err := unmarshalItem(item, &f); err != nil {
 			return err

@@ -250,12 +250,7 @@ func setTime(u expression.UpdateBuilder, name string, t *time.Time) expression.U
 // PendingIntents returns the scope's unsettled intents, oldest first.
 func (d *Journal) PendingIntents(ctx context.Context, scope string) ([]domain.Record, error) {
 	var recs []domain.Record
-	err := d.query(ctx, &dynamodb.QueryInput{
-		TableName:                 d.table(),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pendingPK(scope))},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error {
+	err := d.partition(ctx, pendingPK(scope), func(item map[string]types.AttributeValue) error {
 		var p struct {
 			Intent domain.Record `dynamodbav:"intent"`
 		}

@@ -208,12 +208,7 @@ func (d *Journal) QueueRun(ctx context.Context, run *domain.Run) error {
 // RunningRuns returns the runs of scope still recorded as running.
 func (d *Journal) RunningRuns(ctx context.Context, scope string) ([]domain.Run, error) {
 	var ids []string
-	err := d.query(ctx, &dynamodb.QueryInput{
-		TableName:                 d.table(),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(runningPK(scope))},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error {
+	err := d.partition(ctx, runningPK(scope), func(item map[string]types.AttributeValue) error {
 		if sk, ok := item["sk"].(*types.AttributeValueMemberS); ok {
 			ids = append(ids, sk.Value)
 		}
