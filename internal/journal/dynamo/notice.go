@@ -131,21 +131,10 @@ func (d *Journal) SettleNotice(ctx context.Context, rec domain.Record) error {
 // PendingNotices lists the scope's claimed notices that no run settled
 // (their "sending" records), oldest first.
 func (d *Journal) PendingNotices(ctx context.Context, scope string) ([]domain.Record, error) {
-	var recs []domain.Record
-	err := d.partition(ctx, noticePendingPK(scope), func(item map[string]types.AttributeValue) error {
-		var p struct {
-			Notice domain.Record `dynamodbav:"notice"`
-		}
-		if err := unmarshalItem(item, &p); err != nil {
-			return err
-		}
-		recs = append(recs, p.Notice)
-		return nil
-	})
+	recs, err := d.markedRecords(ctx, noticePendingPK(scope), "notice")
 	if err != nil {
 		return nil, fmt.Errorf("unsettled notices of %s: %w", scope, err)
 	}
-	journal.SortByAt(recs)
 	return recs, nil
 }
 

@@ -247,23 +247,32 @@ func setTime(u expression.UpdateBuilder, name string, t *time.Time) expression.U
 	return u.Set(expression.Name(name), expression.Value(journal.FormatTime(*t)))
 }
 
-// PendingIntents returns the scope's unsettled intents, oldest first.
-func (d *Journal) PendingIntents(ctx context.Context, scope string) ([]domain.Record, error) {
+// markedRecords reads the records that the marker items of partition pk
+// keep under attr (pending intents, unsettled notices), oldest first.
+func (d *Journal) markedRecords(ctx context.Context, pk, attr string) ([]domain.Record, error) {
 	var recs []domain.Record
-	err := d.partition(ctx, pendingPK(scope), func(item map[string]types.AttributeValue) error {
-		var p struct {
-			Intent domain.Record `dynamodbav:"intent"`
+	err := d.partition(ctx, pk, func(item map[string]types.AttributeValue) error {
+		m, ok := item[attr].(*types.AttributeValueMemberM)
+		if !ok {
+			return fmt.Errorf("marker %v has no %s", item["sk"], attr)
 		}
-		if err := unmarshalItem(item, &p); err != nil {
+		var rec domain.Record
+		if err := unmarshalItem(m.Value, &rec); err != nil {
 			return err
 		}
-		recs = append(recs, p.Intent)
+		recs = append(recs, rec)
 		return nil
 	})
+	journal.SortByAt(recs)
+	return recs, err
+}
+
+// PendingIntents returns the scope's unsettled intents, oldest first.
+func (d *Journal) PendingIntents(ctx context.Context, scope string) ([]domain.Record, error) {
+	recs, err := d.markedRecords(ctx, pendingPK(scope), "intent")
 	if err != nil {
 		return nil, fmt.Errorf("pending intents of %s: %w", scope, err)
 	}
-	journal.SortByAt(recs)
 	return recs, nil
 }
 
