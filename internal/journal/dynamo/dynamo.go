@@ -174,6 +174,22 @@ func (d *Journal) get(ctx context.Context, table *string, key map[string]types.A
 	return out.Item, nil
 }
 
+// stringAttr reads one string attribute of the item at key, consistently;
+// "" when the item or the attribute is absent.
+func (d *Journal) stringAttr(ctx context.Context, key map[string]types.AttributeValue, attr string) (string, error) {
+	item, err := d.get(ctx, d.table(), key)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	if av, ok := item[attr]; ok {
+		if err := attributevalue.Unmarshal(av, &v); err != nil {
+			return "", fmt.Errorf("decode %s: %w", attr, err)
+		}
+	}
+	return v, nil
+}
+
 // query runs in to the last page.
 func (d *Journal) query(ctx context.Context, in *dynamodb.QueryInput, each func(map[string]types.AttributeValue) error) error {
 	if d.pageSize > 0 {

@@ -153,17 +153,11 @@ func (d *Journal) FinishRun(ctx context.Context, run *domain.Run) error {
 // LastRun names the scope's last finished run ("" when none): the next
 // run checks the hash chains of the keys it wrote.
 func (d *Journal) LastRun(ctx context.Context, scope string) (string, error) {
-	item, err := d.get(ctx, d.table(), itemKey(lastRunPK(scope), skRun))
+	id, err := d.stringAttr(ctx, itemKey(lastRunPK(scope), skRun), "runId")
 	if err != nil {
 		return "", fmt.Errorf("last run of %s: %w", scope, err)
 	}
-	var r struct {
-		RunID string `dynamodbav:"runId"`
-	}
-	if err := unmarshalItem(item, &r); err != nil {
-		return "", fmt.Errorf("decode last run of %s: %w", scope, err)
-	}
-	return r.RunID, nil
+	return id, nil
 }
 
 // GetRun returns the run record, or an error wrapping domain.ErrNotFound.

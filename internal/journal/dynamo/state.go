@@ -122,17 +122,11 @@ func (d *Journal) KeyIDs(ctx context.Context) ([]string, error) {
 // Resume returns where the scope's next run starts (after this owner), or
 // "" when it starts from the beginning.
 func (d *Journal) Resume(ctx context.Context, scope string) (string, error) {
-	item, err := d.get(ctx, d.table(), itemKey(resumePK(scope), skResume))
+	after, err := d.stringAttr(ctx, itemKey(resumePK(scope), skResume), "after")
 	if err != nil {
 		return "", fmt.Errorf("get resume point of %s: %w", scope, err)
 	}
-	var r struct {
-		After string `dynamodbav:"after"`
-	}
-	if err := unmarshalItem(item, &r); err != nil {
-		return "", fmt.Errorf("decode resume point of %s: %w", scope, err)
-	}
-	return r.After, nil
+	return after, nil
 }
 
 // SetResume records that run runID handled the scope's owners up to and
