@@ -193,39 +193,9 @@ func decode(ps *problems, path string, src any, dst reflect.Value) {
 		decode(ps, path, src, v.Elem())
 		dst.Set(v)
 	case reflect.Struct:
-		m, ok := asMap(src)
-		if !ok {
-			ps.add(path, "must be a mapping, got %s", describe(src))
-			return
-		}
-		fields := jsonFields(dst.Type())
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			i, ok := fields[k]
-			if !ok {
-				ps.add(join(path, k), "unknown field")
-				continue
-			}
-			decode(ps, join(path, k), m[k], dst.Field(i))
-		}
+		decodeStruct(ps, path, src, dst)
 	case reflect.Slice:
-		sv := reflect.ValueOf(src)
-		if _, isNum := src.(number); isNum || (sv.Kind() != reflect.Slice && sv.Kind() != reflect.Array) || sv.Type().Elem().Kind() == reflect.Uint8 {
-			ps.add(path, "must be a list, got %s", describe(src))
-			return
-		}
-		if sv.Len() == 0 {
-			return
-		}
-		out := reflect.MakeSlice(dst.Type(), sv.Len(), sv.Len())
-		for i := range sv.Len() {
-			decode(ps, fmt.Sprintf("%s[%d]", path, i), sv.Index(i).Interface(), out.Index(i))
-		}
-		dst.Set(out)
+		decodeSlice(ps, path, src, dst)
 	case reflect.String:
 		sv := reflect.ValueOf(src)
 		if _, isNum := src.(number); isNum || sv.Kind() != reflect.String {
@@ -263,6 +233,47 @@ func decode(ps *problems, path string, src any, dst reflect.Value) {
 		// reported rather than panicking on outside input.
 		ps.add(path, "cannot decode into %s", dst.Type())
 	}
+}
+
+// decodeStruct sets the struct dst from a mapping, field by json tag
+// name; a key that names no field is a problem.
+func decodeStruct(ps *problems, path string, src any, dst reflect.Value) {
+	m, ok := asMap(src)
+	if !ok {
+		ps.add(path, "must be a mapping, got %s", describe(src))
+		return
+	}
+	fields := jsonFields(dst.Type())
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		i, ok := fields[k]
+		if !ok {
+			ps.add(join(path, k), "unknown field")
+			continue
+		}
+		decode(ps, join(path, k), m[k], dst.Field(i))
+	}
+}
+
+// decodeSlice sets the slice dst from a list; an empty list leaves it nil.
+func decodeSlice(ps *problems, path string, src any, dst reflect.Value) {
+	sv := reflect.ValueOf(src)
+	if _, isNum := src.(number); isNum || (sv.Kind() != reflect.Slice && sv.Kind() != reflect.Array) || sv.Type().Elem().Kind() == reflect.Uint8 {
+		ps.add(path, "must be a list, got %s", describe(src))
+		return
+	}
+	if sv.Len() == 0 {
+		return
+	}
+	out := reflect.MakeSlice(dst.Type(), sv.Len(), sv.Len())
+	for i := range sv.Len() {
+		decode(ps, fmt.Sprintf("%s[%d]", path, i), sv.Index(i).Interface(), out.Index(i))
+	}
+	dst.Set(out)
 }
 
 func join(path, key string) string {
