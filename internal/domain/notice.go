@@ -97,11 +97,13 @@ type NoticeFacts struct {
 	RequestReason string
 	Action        Action
 	// Run and Decisions are a run summary's: the finished run and its
-	// decisions other than keep; Report links its report when it has one
-	// (a URL or an s3:// URI).
-	Run       *Run
-	Decisions []KeyDecision
-	Report    string
+	// decisions other than keep. Report links its report when it has one
+	// (a presigned URL, which lasts hours; or an s3:// URI), ReportObject
+	// is where the report stays (its s3:// URI).
+	Run          *Run
+	Decisions    []KeyDecision
+	Report       string
+	ReportObject string
 }
 
 // Resolutions of a finding: open, or why it is resolved.

@@ -16,7 +16,7 @@ import (
 // run's report is written. A summary that does not get through is counted
 // on the run record (noticesFailed), which is written again for it;
 // nothing else changes. A duplicate run announces nothing.
-func (e *Engine) Announce(ctx context.Context, res *Result, p *policy.Policy, report string) error {
+func (e *Engine) Announce(ctx context.Context, res *Result, p *policy.Policy, report, object string) error {
 	if res == nil || res.Duplicate || !res.Run.Outcome.Finished() {
 		return nil
 	}
@@ -26,7 +26,7 @@ func (e *Engine) Announce(ctx context.Context, res *Result, p *policy.Policy, re
 	}
 	run := res.Run
 	n := Notice{Kind: NoticeRunSummary, Provider: e.Store.Provider(), Account: run.Account, Target: run.Target,
-		RunID: run.RunID, PolicyVersion: run.PolicyVersion, At: e.now(), Run: &run, Report: report}
+		RunID: run.RunID, PolicyVersion: run.PolicyVersion, At: e.now(), Run: &run, Report: report, ReportObject: object}
 	for _, d := range res.Decisions {
 		if d.Verdict != policy.Keep || d.Outcome == domain.KeyFailed || d.Outcome == domain.KeyMarkedDue {
 			n.Decisions = append(n.Decisions, d)

@@ -348,7 +348,7 @@ func TestAuditModeWarnsOnlyWhenAsked(t *testing.T) {
 		p.Mode, p.Notify.WarnInAudit = policy.ModeAudit, warnInAudit
 		e := notified(f, j, n, base)
 		res := run(t, e, context.Background(), p, "e1")
-		if err := e.Announce(context.Background(), res, p, "https://reports.example.com/r1.html"); err != nil {
+		if err := e.Announce(context.Background(), res, p, "https://reports.example.com/r1.html", "s3://reports/r1.html"); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"sns run-summary "}
@@ -376,7 +376,7 @@ func TestUnpublishedSummaryIsCounted(t *testing.T) {
 	p := notifyPolicy(7)
 	e := notified(f, j, n, base)
 	res := run(t, e, context.Background(), p, "e1")
-	if err := e.Announce(context.Background(), res, p, ""); err != nil {
+	if err := e.Announce(context.Background(), res, p, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := j.GetRun(context.Background(), res.Run.RunID)

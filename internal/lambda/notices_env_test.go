@@ -175,6 +175,7 @@ func (n *noticeEnv) mails() []string {
 // teamMessage is what the SQS subscriber gets from SNS.
 type teamMessage struct {
 	Subject           string
+	Message           string
 	MessageAttributes map[string]struct{ Type, Value string }
 }
 
@@ -183,6 +184,19 @@ type teamMessage struct {
 func (n *noticeEnv) team() []string {
 	n.t.Helper()
 	var out []string
+	for _, tm := range n.teamMessages() {
+		a := tm.MessageAttributes
+		out = append(out, strings.TrimSpace(strings.Join([]string{a["kind"].Value, a["account"].Value, a["provider"].Value, a["user"].Value}, " ")))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// teamMessages reads (and removes) every message on the subscriber's
+// queue.
+func (n *noticeEnv) teamMessages() []teamMessage {
+	n.t.Helper()
+	var out []teamMessage
 	for empty := 0; empty < 2; {
 		got, err := n.sqs.ReceiveMessage(n.ctx(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(n.queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
@@ -196,14 +210,12 @@ func (n *noticeEnv) team() []string {
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &tm); err != nil {
 				n.t.Fatalf("SNS envelope: %v", err)
 			}
-			a := tm.MessageAttributes
-			out = append(out, strings.TrimSpace(strings.Join([]string{a["kind"].Value, a["account"].Value, a["provider"].Value, a["user"].Value}, " ")))
+			out = append(out, tm)
 			if _, err := n.sqs.DeleteMessage(n.ctx(), &sqs.DeleteMessageInput{QueueUrl: aws.String(n.queue), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				n.t.Fatal(err)
 			}
 		}
 	}
-	sort.Strings(out)
 	return out
 }
 

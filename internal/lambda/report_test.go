@@ -170,3 +170,30 @@ func wantContains(t *testing.T, what, got string, wants ...string) {
 		}
 	}
 }
+
+// TestRunSummaryLinksTheReport: the team's run summary after a scheduled
+// run carries the report's presigned link and, because the link dies with
+// the role's session, the object's s3:// address too.
+func TestRunSummaryLinksTheReport(t *testing.T) {
+	n := newNoticeEnv(t)
+	n.user("alice", "/", nil)
+	n.key("alice", 400, 1)
+	n.putPolicy(noticePolicy)
+	rep, _ := n.reportBucket("keysweep-reports-summary", true)
+	h := n.handler()
+	h.Reports = rep
+	sum, err := h.Handle(n.ctx(), n.scheduled())
+	if err != nil || sum.Report == "" || sum.ReportObject == "" {
+		t.Fatalf("sweep: %v, report %q at %q", err, sum.Report, sum.ReportObject)
+	}
+	var bodies []string
+	for _, m := range n.teamMessages() {
+		if m.MessageAttributes["kind"].Value == "run-summary" {
+			bodies = append(bodies, m.Message)
+		}
+	}
+	if len(bodies) != 1 {
+		t.Fatalf("%d run summaries on the topic, want 1", len(bodies))
+	}
+	wantContains(t, "run summary", bodies[0], sum.Report, sum.ReportObject)
+}

@@ -137,30 +137,23 @@ func (s *Sweeper) Run(ctx context.Context, ev trigger.Event) (*Summary, error) {
 	// Last, once the answer is complete (with its report): the team's
 	// run summaries, and the notices' metric. The summaries link the
 	// report's object, which outlives the presigned link.
-	s.announce(ctx, runs, firstNonEmpty(out.ReportObject, out.Report))
+	s.announce(ctx, runs, out.Report, out.ReportObject)
 	return out, errors.Join(errs...)
 }
 
 // announce publishes each run's summary to the team topic (the engine
 // decides whether the policy and the deployment want it) and emits the
 // NoticesFailed metric of each run that sent notices.
-func (s *Sweeper) announce(ctx context.Context, runs []ran, report string) {
+func (s *Sweeper) announce(ctx context.Context, runs []ran, report, object string) {
 	for _, r := range runs {
 		if r.eng == nil || r.res == nil || r.res.Duplicate {
 			continue
 		}
-		if err := r.eng.Announce(ctx, r.res, r.p, report); err != nil {
+		if err := r.eng.Announce(ctx, r.res, r.p, report, object); err != nil {
 			s.log().Error("announce run", "run", r.res.Run.RunID, "err", err)
 		}
 		s.emitNoticeMetrics(r.sum)
 	}
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // report writes the posture report after a scheduled run. A report that

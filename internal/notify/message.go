@@ -200,7 +200,7 @@ func subjectLine(s string) string {
 // clean removes control characters from every string of f.
 func clean(f Facts) Facts {
 	for _, p := range []*string{&f.Account, &f.Target, &f.User, &f.KeyID, &f.KeyName, &f.Reason, &f.Rule,
-		&f.StaleWhy, &f.ExemptionTag, &f.RunID, &f.PolicyVersion, &f.RequestedBy, &f.RequestReason, &f.Report} {
+		&f.StaleWhy, &f.ExemptionTag, &f.RunID, &f.PolicyVersion, &f.RequestedBy, &f.RequestReason, &f.Report, &f.ReportObject} {
 		*p = cleanString(*p)
 	}
 	if len(f.Decisions) > 0 {

@@ -54,6 +54,9 @@ func summaryView(f Facts) view {
 	if f.Report != "" {
 		v.Rows = append(v.Rows, row{"Report", f.Report})
 	}
+	if f.ReportObject != "" && f.ReportObject != f.Report {
+		v.Rows = append(v.Rows, row{"Report object", f.ReportObject + " (the link above lasts hours; the object stays)"})
+	}
 	if len(run.Errors) > 0 {
 		s := section{Title: "Errors"}
 		for _, e := range run.Errors {
