@@ -193,12 +193,12 @@ $(BENCH_VENV)/.stamp: requirements-bench.txt
 	touch $@
 
 # The figures in docs/PERFORMANCE.md, in the order they were taken: about
-# an hour and a half on 2 cores, since runs at IAM's rate (10/s) take
-# calls ÷ 10 seconds. Each run appends a JSON line to BENCH_OUT;
+# 80 minutes on 2 cores, since runs at IAM's rate (10/s) take calls ÷ 10
+# seconds. Each run appends a JSON line to BENCH_OUT;
 # bench-report prints the tables of docs/PERFORMANCE.md from it. `fast`
 # reads tags in bulk (KEYSWEEP_BULK_TAGS=true, the opt-in permission);
 # `fast-nobulk` is keysweep as deployed by default.
-bench: venv venv-bench bench-lambda ## Reproduce docs/PERFORMANCE.md (about 90 minutes; results in BENCH_OUT)
+bench: venv venv-bench bench-lambda ## Reproduce docs/PERFORMANCE.md (about 80 minutes; results in BENCH_OUT)
 	$(BENCH) -label real-w -variants 10000 -tools fast,fast-nobulk,fast-memjournal,c7n
 	@# W with nothing newly stale, the second run measured (issue 16).
 	$(BENCH) -label steady-state -variants 10000 -nothing-stale -steady -tools fast,fast-nobulk
@@ -216,5 +216,5 @@ bench: venv venv-bench bench-lambda ## Reproduce docs/PERFORMANCE.md (about 90 m
 bench-report: ## Print docs/PERFORMANCE.md's tables from BENCH_OUT
 	go run ./bench/cmd/keysweep-bench report $(BENCH_OUT)
 
-bench-lambda: ## Size and start-up time of the sweeper's Lambda binary
-	go run ./bench/cmd/keysweep-bench lambda
+bench-lambda: ## Size and start-up time of the sweeper's Lambda binary (also in bench/results/lambda.txt)
+	go run ./bench/cmd/keysweep-bench lambda | tee bench/results/lambda.txt
