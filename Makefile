@@ -200,20 +200,28 @@ $(BENCH_VENV)/.stamp: requirements-bench.txt
 	touch $@
 
 # The figures in docs/PERFORMANCE.md, in the order they were taken: about
-# an hour on 2 cores, since runs at IAM's rate (10/s) take calls ÷ 10
-# seconds. Each run appends a JSON line to BENCH_OUT; bench-report prints
-# the tables of docs/PERFORMANCE.md from it.
-bench: venv venv-bench bench-lambda ## Reproduce docs/PERFORMANCE.md (over an hour; results in BENCH_OUT)
-	$(BENCH) -label real-w -variants 10000 -tools fast,fast-memjournal,c7n
+# 80 minutes on 2 cores, since runs at IAM's rate (10/s) take calls ÷ 10
+# seconds. Each run appends a JSON line to BENCH_OUT;
+# bench-report prints the tables of docs/PERFORMANCE.md from it. `fast`
+# reads tags in bulk (KEYSWEEP_BULK_TAGS=true, the opt-in permission);
+# `fast-nobulk` is keysweep as deployed by default.
+bench: venv venv-bench bench-lambda ## Reproduce docs/PERFORMANCE.md (about 80 minutes; results in BENCH_OUT)
+	$(BENCH) -label real-w -variants 10000 -tools fast,fast-nobulk,fast-memjournal,c7n
+	@# W with nothing newly stale, the second run measured (issue 16).
+	$(BENCH) -label steady-state -variants 10000 -nothing-stale -steady -tools fast,fast-nobulk
+	$(BENCH) -label slow-journal -variants 10000 -journal-write-latency 100ms -tools fast
 	@# 50,000 users with the audit trail in memory: moto's TransactWriteItems
 	@# copies whole tables, and outgrows the machine on this run.
 	$(BENCH) -label real-50k -variants 50000 -tools fast-memjournal
-	$(BENCH) -label real-1k -variants 1000 -tools fast,fast-notags,fast-memjournal,fallback,naive,c7n
+	$(BENCH) -label real-1k -variants 1000 \
+		-tools fast,fast-nobulk,fast-notags,fast-memjournal,fallback,naive,c7n,c7n-two,c7n-original
+	$(BENCH) -label exempt-only -variants 1000 -nothing-stale -tools fast,fast-nobulk
 	$(BENCH) -label side-by-side -variants 1000 -tools fast,c7n -used-after-report 0.005
+	$(BENCH) -label limits -scenarios exempt-key-id,no-recheck,date-agreement -tools fast,c7n
 	$(MAKE) --no-print-directory bench-report
 
 bench-report: ## Print docs/PERFORMANCE.md's tables from BENCH_OUT
 	go run ./bench/cmd/keysweep-bench report $(BENCH_OUT)
 
-bench-lambda: ## Size and start-up time of the sweeper's Lambda binary
-	go run ./bench/cmd/keysweep-bench lambda
+bench-lambda: ## Size and start-up time of the sweeper's Lambda binary (also in bench/results/lambda.txt)
+	go run ./bench/cmd/keysweep-bench lambda | tee bench/results/lambda.txt

@@ -6,8 +6,9 @@
 // SDK, boto3, Cloud Custodian) meets the same limits, and the proxy counts
 // what each one asked for, by IAM action.
 //
-// Only IAM is slowed and throttled. Other services (DynamoDB, STS) pass at
-// the emulator's own speed and are only counted.
+// Only IAM is throttled. Other services (DynamoDB, STS) pass at the
+// emulator's own speed and are only counted, unless DynamoDB's writes are
+// asked to be slow (Config.DynamoDBWriteLatency: a slow audit table).
 package throttleproxy
 
 import (
@@ -53,19 +54,25 @@ type Config struct {
 	Burst int
 	// Latency is added to every IAM request, throttled or not.
 	Latency time.Duration
+	// DynamoDBWriteLatency is added to every DynamoDB write (PutItem,
+	// UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems) before
+	// it is sent on: a journal slower than the emulator's own.
+	DynamoDBWriteLatency time.Duration
 	// Now is the bucket's clock; time.Now when nil (tests set it).
 	Now func() time.Time
 }
 
 // OpStats counts one IAM action: requests sent on to the upstream, and
-// requests answered with Throttling; and when the first and the last were
-// served, in seconds since the proxy started or was reset (a sweep's
-// phases show in them).
+// requests answered with Throttling; when the first and the last were
+// served (admitted), and when the last served one was answered, in
+// seconds since the proxy started or was reset (a sweep's phases show in
+// them).
 type OpStats struct {
 	Served      int     `json:"served"`
 	Throttled   int     `json:"throttled"`
 	FirstServed float64 `json:"firstServed,omitempty"`
 	LastServed  float64 `json:"lastServed,omitempty"`
+	LastDone    float64 `json:"lastDone,omitempty"`
 }
 
 // Stats is what the proxy saw since it started or was last reset.
@@ -187,6 +194,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.other[service+"."+action]++
 		p.mu.Unlock()
+		if service == "dynamodb" && dynamoDBWrites[action] {
+			if err := sleep(r.Context(), p.cfg.DynamoDBWriteLatency); err != nil {
+				return // the client gave up
+			}
+		}
 		p.forward(w, r, service)
 		return
 	}
@@ -214,6 +226,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.forward(w, r, service)
+	p.mu.Lock()
+	s = p.iam[action]
+	s.LastDone = max(s.LastDone, time.Since(p.since).Seconds())
+	p.iam[action] = s
+	p.mu.Unlock()
+}
+
+// dynamoDBWrites are the DynamoDB actions that write items.
+var dynamoDBWrites = map[string]bool{
+	"PutItem": true, "UpdateItem": true, "DeleteItem": true, "BatchWriteItem": true, "TransactWriteItems": true,
 }
 
 // forward sends r to the upstream and adds the time it took to service's.

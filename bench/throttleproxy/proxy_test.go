@@ -215,10 +215,10 @@ func TestProxyThrottlesIAMOnly(t *testing.T) {
 		Other: map[string]int{"dynamodb.PutItem": 5},
 	}
 	st := p.Stats()
-	if diff := cmp.Diff(wantStats, st, cmpopts.IgnoreFields(OpStats{}, "FirstServed", "LastServed"), cmpopts.IgnoreFields(Stats{}, "UpstreamSeconds")); diff != "" {
+	if diff := cmp.Diff(wantStats, st, cmpopts.IgnoreFields(OpStats{}, "FirstServed", "LastServed", "LastDone"), cmpopts.IgnoreFields(Stats{}, "UpstreamSeconds")); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-	if la := st.IAM["ListAccessKeys"]; la.FirstServed <= 0 || la.LastServed < la.FirstServed || st.IAM["DeleteAccessKey"].FirstServed < la.LastServed {
+	if la := st.IAM["ListAccessKeys"]; la.FirstServed <= 0 || la.LastServed < la.FirstServed || la.LastDone < la.LastServed || st.IAM["DeleteAccessKey"].FirstServed < la.LastServed {
 		t.Errorf("served times out of order: %+v", st.IAM)
 	}
 	if st.UpstreamSeconds["iam"] <= 0 || st.UpstreamSeconds["dynamodb"] <= 0 {
@@ -264,6 +264,28 @@ func TestProxyLatency(t *testing.T) {
 	post(t, base, "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x", "DynamoDB_20120810.GetItem", "{}")
 	if el := time.Since(start); el >= latency {
 		t.Errorf("DynamoDB request took %v: the latency is for IAM only", el)
+	}
+}
+
+// A slow journal: DynamoDB writes wait, its reads and IAM do not.
+func TestProxyDynamoDBWriteLatency(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	_, _, base := startProxy(t, Config{DynamoDBWriteLatency: latency})
+	const ddbAuth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x"
+	for _, tc := range []struct {
+		auth, target, body string
+		slow               bool
+	}{
+		{ddbAuth, "DynamoDB_20120810.TransactWriteItems", "{}", true},
+		{ddbAuth, "DynamoDB_20120810.PutItem", "{}", true},
+		{ddbAuth, "DynamoDB_20120810.Query", "{}", false},
+		{"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x", "", "Action=ListUsers&Version=2010-05-08", false},
+	} {
+		start := time.Now()
+		post(t, base, tc.auth, tc.target, tc.body)
+		if el := time.Since(start); (el >= latency) != tc.slow {
+			t.Errorf("%s %s took %v; want slowed by %v: %v", tc.target, tc.body, el, latency, tc.slow)
+		}
 	}
 }
 

@@ -51,7 +51,18 @@ const (
 	// used after the report was taken (see MarkUsedAfterReport). Not in W;
 	// the side-by-side with Cloud Custodian adds a few.
 	UsedAfterReport Category = "used-after-report"
+	// ExemptID: otherwise stale, exempt by its own key id in the policy
+	// (exemptions.accessKeyIds). Not in W; the scenarios that show what
+	// each tool can express use it.
+	ExemptID Category = "exempt-key-id"
 )
+
+// ReportStale reports whether the credential report shows a key of
+// category c stale (exempt or not): its owner is a candidate, whose tags
+// and, unless keysweep recorded them, key ids a sweep reads.
+func (c Category) ReportStale() bool {
+	return c.Acted() || c == ExemptStale || c == UsedAfterReport || c == ExemptID
+}
 
 // Acted reports whether a correct sweep deactivates a key of category c.
 func (c Category) Acted() bool {
@@ -77,6 +88,10 @@ type Spec struct {
 	// day, where W has 2.5% of the keys newly stale at once. The exempt
 	// users stay at 1% of the keys.
 	StaleScale float64
+	// NothingStale lays out no newly stale key at all (StaleScale is
+	// ignored): only the exempt users' stale keys are over a limit, as on
+	// a day when nothing else reached one (the steady state).
+	NothingStale bool
 }
 
 // Key is one seeded key.
@@ -150,6 +165,9 @@ func Generate(spec Spec) *Workload {
 	if scale <= 0 {
 		scale = 1
 	}
+	if spec.NothingStale {
+		scale = 0
+	}
 	quota := []struct {
 		c Category
 		n int
@@ -185,6 +203,39 @@ func Generate(spec Spec) *Workload {
 	return w
 }
 
+// UserLayout is one user of a small hand-made account: its name, tags and
+// the categories of its keys (at most two, IAM's limit).
+type UserLayout struct {
+	Name string
+	Tags map[string]string
+	Keys []Category
+}
+
+// Layout builds a small account user by user, with dates drawn as Generate
+// draws them for each category (spec.Users is ignored).
+func Layout(spec Spec, users []UserLayout) *Workload {
+	now := spec.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC().Truncate(time.Second)
+	rng := rand.New(rand.NewPCG(spec.Seed, uint64(len(users))))
+	w := &Workload{Spec: spec, Now: now}
+	for _, ul := range users {
+		u := &User{Name: ul.Name, Path: "/", Tags: ul.Tags}
+		for i, c := range ul.Keys {
+			k := &Key{User: u.Name, Category: c}
+			k.Created, k.LastUsed = dates(rng, now, c)
+			if i == 1 && k.Created.Equal(u.Keys[0].Created) {
+				k.Created = k.Created.Add(-time.Second)
+			}
+			u.Keys = append(u.Keys, k)
+		}
+		w.Users = append(w.Users, u)
+	}
+	return w
+}
+
 // dates gives a key of category c its creation and last-use times.
 func dates(rng *rand.Rand, now time.Time, c Category) (time.Time, *time.Time) {
 	const day = 24 * time.Hour
@@ -201,7 +252,7 @@ func dates(rng *rand.Rand, now time.Time, c Category) (time.Time, *time.Time) {
 	switch c {
 	case StaleAge, ExemptStale:
 		return ago(between(91, 97)), used(between(0, 10))
-	case StaleInactive, UsedAfterReport:
+	case StaleInactive, UsedAfterReport, ExemptID:
 		return ago(between(50, 85)), used(between(46, 49))
 	case NeverUsedOld:
 		return ago(between(46, 85)), nil
@@ -282,7 +333,9 @@ func (w *Workload) Seed(ctx context.Context, base string, chunk int) error {
 		for _, u := range part {
 			su := seedUser{Name: u.Name, Path: u.Path, Tags: u.Tags}
 			for _, k := range u.Keys {
-				sk := seedKey{CreateDate: k.Created.Format(time.RFC3339)}
+				// RFC3339Nano: whole seconds as RFC 3339, a sub-second
+				// creation time (a scenario's) kept.
+				sk := seedKey{CreateDate: k.Created.Format(time.RFC3339Nano)}
 				if k.LastUsed != nil {
 					s := k.LastUsed.Format(time.RFC3339)
 					sk.LastUsed = &s
@@ -323,6 +376,14 @@ func TakeReport(ctx context.Context, base string, client *iam.Client) error {
 	return nil
 }
 
+// ExpireReport makes the emulator's credential report behave as IAM's does
+// the day after a run: the report is older than four hours, so the next
+// GenerateCredentialReport starts a new one (STARTED) and the one after
+// finds it COMPLETE.
+func ExpireReport(ctx context.Context, base string) error {
+	return control(ctx, base, "iam/report", map[string]any{"mode": "snapshot", "refresh": true}, nil)
+}
+
 // MarkUsedAfterReport records a use a minute ago of every UsedAfterReport
 // key: call it after TakeReport, so the report still shows them stale.
 func (w *Workload) MarkUsedAfterReport(ctx context.Context, base string) error {
@@ -354,8 +415,8 @@ const (
 // State reads every seeded key's state now from a live credential report
 // (two calls through client, which must point at the emulator itself):
 // Active, Inactive or Deleted, by key id. The report has no key ids; a
-// user's keys are told apart by creation second, which Generate keeps
-// distinct.
+// user's keys are told apart by creation second (the report has no
+// fractions of one), which Generate keeps distinct.
 func (w *Workload) State(ctx context.Context, base string, client *iam.Client) (map[string]string, error) {
 	if err := control(ctx, base, "iam/report", map[string]any{"mode": "live"}, nil); err != nil {
 		return nil, err
@@ -402,7 +463,7 @@ func (w *Workload) State(ctx context.Context, base string, client *iam.Client) (
 		for _, k := range u.Keys {
 			states[k.ID] = StateDeleted
 			for _, s := range seen[u.Name] {
-				if s.created.Equal(k.Created) {
+				if s.created.Equal(k.Created.Truncate(time.Second)) {
 					states[k.ID] = map[bool]string{true: StateActive, false: StateInactive}[s.active]
 				}
 			}

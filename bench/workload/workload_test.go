@@ -59,6 +59,47 @@ func TestGenerateW(t *testing.T) {
 	}
 }
 
+// The steady state's layout: no newly stale key, W's exempt users only;
+// their stale keys are the only ones the report shows stale.
+func TestGenerateNothingStale(t *testing.T) {
+	w := Generate(Spec{Users: 1000, Seed: 1, StaleScale: 2, NothingStale: true})
+	want := map[Category]int{ExemptStale: 10, ExemptFresh: 10, Fresh: 1980}
+	if diff := cmp.Diff(want, w.Counts()); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	stale := 0
+	for _, k := range w.Keys() {
+		if k.Category.ReportStale() {
+			stale++
+		}
+	}
+	if stale != 10 || len(w.WantActed()) != 0 {
+		t.Errorf("report-stale keys %d, keys to act on %d; want 10 and 0", stale, len(w.WantActed()))
+	}
+}
+
+// A hand-made account gets the dates its categories promise.
+func TestLayout(t *testing.T) {
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	w := Layout(Spec{Seed: 1, Now: now}, []UserLayout{
+		{Name: "alice", Keys: []Category{ExemptID, StaleInactive}},
+		{Name: "bob", Tags: map[string]string{ExemptTag: "true"}, Keys: []Category{ExemptStale, ExemptFresh}},
+	})
+	p := Policy(4)
+	want := map[Category]policy.Verdict{ExemptID: policy.Deactivate, StaleInactive: policy.Deactivate, ExemptStale: policy.Exempt, ExemptFresh: policy.Exempt}
+	for _, u := range w.Users {
+		for _, k := range u.Keys {
+			d := p.Evaluate(policy.Key{UserName: u.Name, UserTags: u.Tags, Status: policy.StatusActive, CreatedAt: k.Created, LastUsedAt: k.LastUsed}, now)
+			if d.Verdict != want[k.Category] {
+				t.Errorf("%s %s: %s (%s), want %s (without the key id exemption)", u.Name, k.Category, d.Verdict, d.Reason, want[k.Category])
+			}
+		}
+	}
+	if diff := cmp.Diff(map[Category]int{ExemptID: 1, StaleInactive: 1, ExemptStale: 1, ExemptFresh: 1}, w.Counts()); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
 // Seed, then read the state back after changing two keys through IAM.
 func TestSeedAndState(t *testing.T) {
 	emu := testenv.Emulator(t)

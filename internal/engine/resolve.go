@@ -128,10 +128,10 @@ func (e *Engine) judgeLive(work context.Context, p *policy.Policy, a abilities, 
 }
 
 // settledByTags: with the owner's tags known, an exemption or override may
-// settle the owner without reading its keys. A stale key spared by an
-// exemption is recorded, and a record needs the key's id: it is found in
-// keysweep's own recent records of the owner (by creation time), and only
-// when it is not there are the keys read from the store.
+// settle the owner without reading its keys. An owner holding a stale key
+// spared by an exemption is recorded, each exempt key with its id: the ids
+// are found in keysweep's own recent records of the owner (by creation
+// time), and only when one is not there are the keys read from the store.
 func (e *Engine) settledByTags(work context.Context, p *policy.Policy, a abilities, c *candidate, now time.Time) ([]judged, bool) {
 	o := c.owner
 	if !p.NeedsTags() || !a.Deactivate || e.ResolveAll || !a.Report || hasIDs(o.Keys) {
@@ -157,7 +157,8 @@ func (e *Engine) settledByTags(work context.Context, p *policy.Policy, a abiliti
 	return out, true
 }
 
-// idsFromRecords fills the ids of the exempt stale keys in ds from
+// idsFromRecords fills the ids of the exempt keys in ds (the ones the run
+// records: the stale one and its owner's other exempt keys) from
 // keysweep's recent records of the owner, matching creation times to the
 // second; it reports whether every one was found.
 func (e *Engine) idsFromRecords(work context.Context, o domain.Owner, ds []judged) bool {
@@ -172,7 +173,7 @@ func (e *Engine) idsFromRecords(work context.Context, o domain.Owner, ds []judge
 	}
 	for i := range ds {
 		d := &ds[i]
-		if !(d.Verdict == policy.Exempt && d.Stale) {
+		if d.Verdict != policy.Exempt {
 			continue
 		}
 		for _, r := range recs {

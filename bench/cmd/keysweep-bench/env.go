@@ -26,6 +26,7 @@ import (
 	"github.com/keysweep/keysweep/internal/domain"
 	"github.com/keysweep/keysweep/internal/journal/dynamo"
 	"github.com/keysweep/keysweep/internal/testenv"
+	"github.com/keysweep/keysweep/internal/wiring"
 	"github.com/keysweep/keysweep/policy"
 )
 
@@ -76,7 +77,7 @@ func startEnv(ctx context.Context, o options) (*benchEnv, error) {
 		return nil, err
 	}
 	u, _ := url.Parse(emuURL)
-	p, err := throttleproxy.New(throttleproxy.Config{Upstream: u, Rate: o.rate, Burst: o.burst, Latency: o.latency})
+	p, err := throttleproxy.New(throttleproxy.Config{Upstream: u, Rate: o.rate, Burst: o.burst, Latency: o.latency, DynamoDBWriteLatency: o.journalWriteLatency})
 	if err != nil {
 		stopEmu()
 		return nil, err
@@ -112,31 +113,31 @@ func startEnv(ctx context.Context, o options) (*benchEnv, error) {
 	return e, nil
 }
 
-// prepare resets the emulator and seeds a fresh account for one run.
-func (e *benchEnv) prepare(ctx context.Context, o options, n int, p *policy.Policy) (*workload.Workload, error) {
+// prepare resets the emulator and seeds w as a fresh account for one run,
+// with the policy pol gives once the key ids are known.
+func (e *benchEnv) prepare(ctx context.Context, o options, w *workload.Workload, pol func(*workload.Workload) *policy.Policy) error {
 	if err := workload.Reset(ctx, e.emuURL); err != nil {
-		return nil, err
+		return err
 	}
-	w := workload.Generate(workload.Spec{Users: n, Seed: o.seed, UsedAfterReport: int(o.usedAfterReport * float64(2*n)), StaleScale: o.staleScale})
 	if err := w.Seed(ctx, e.emuURL, 5000); err != nil {
-		return nil, err
+		return err
 	}
 	if err := dynamo.CreateTables(ctx, e.ddb, policyTable, auditTable); err != nil {
-		return nil, err
+		return err
 	}
 	st := dynamo.New(e.ddb, dynamo.Options{PolicyTable: policyTable, AuditTable: auditTable, Retention: 400 * 24 * time.Hour})
-	if err := st.PutPolicy(ctx, domain.DefaultPolicyID, p, "keysweep-bench"); err != nil {
-		return nil, err
+	if err := st.PutPolicy(ctx, domain.DefaultPolicyID, pol(w), "keysweep-bench"); err != nil {
+		return err
 	}
 	if o.preReport {
 		if err := workload.TakeReport(ctx, e.emuURL, e.iam); err != nil {
-			return nil, err
+			return err
 		}
 		if err := w.MarkUsedAfterReport(ctx, e.emuURL); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return w, nil
+	return nil
 }
 
 // childEnv is the environment of a measured tool: the SDK's standard chain
@@ -145,7 +146,7 @@ func (e *benchEnv) childEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") || name == "POLICY_TABLE" || name == "AUDIT_TABLE" || name == "KEYSWEEP_DEBUG" {
+		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "KEYSWEEP_") || name == wiring.EnvPolicyTable || name == wiring.EnvAuditTable {
 			continue
 		}
 		env = append(env, kv)
@@ -222,10 +223,18 @@ func (e *benchEnv) measure(ctx context.Context, o options, bins binaries, tmp st
 		p.Exemptions.Tag = ""
 	}
 	log.Printf("%s, %d users: seeding", tool, n)
-	w, err := e.prepare(ctx, o, n, p)
-	if err != nil {
+	spec := workload.Spec{Users: n, Seed: o.seed, UsedAfterReport: int(o.usedAfterReport * float64(2*n)), StaleScale: o.staleScale, NothingStale: o.nothingStale}
+	w := workload.Generate(spec)
+	if err := e.prepare(ctx, o, w, func(*workload.Workload) *policy.Policy { return p }); err != nil {
 		return nil, err
 	}
+	return e.runMeasured(ctx, o, bins, tmp, tool, w, p)
+}
+
+// runMeasured runs tool on the seeded account w under policy p (twice with
+// -steady: the first run records, the second is measured) and reads back
+// what it did.
+func (e *benchEnv) runMeasured(ctx context.Context, o options, bins binaries, tmp, tool string, w *workload.Workload, p *policy.Policy) (*result, error) {
 	want := w.WantActed()
 	if tool == toolFastNoTags {
 		// Without the tag rule, the tagged users' stale keys are fair game.
@@ -235,17 +244,55 @@ func (e *benchEnv) measure(ctx context.Context, o options, bins binaries, tmp st
 			}
 		}
 	}
+	var first *firstRun
+	if o.steady {
+		e.proxy.Reset()
+		log.Printf("%s, %d users: first run (records)", tool, len(w.Users))
+		c, err := e.runTool(ctx, o, bins, tmp, tool, p)
+		if err != nil {
+			return nil, err
+		}
+		first = newFirstRun(tool, c, e.proxy.Stats())
+		// The next run is a day later: IAM's report is older than its
+		// four hours, and a new one is generated.
+		if err := workload.ExpireReport(ctx, e.emuURL); err != nil {
+			return nil, err
+		}
+	}
 	e.proxy.Reset()
-	log.Printf("%s, %d users: running", tool, n)
+	log.Printf("%s, %d users: running", tool, len(w.Users))
+	before := loadAvg()
+	c, err := e.runTool(ctx, o, bins, tmp, tool, p)
+	if err != nil {
+		return nil, err
+	}
+	stats := e.proxy.Stats()
+	after := loadAvg()
+	state, err := w.State(ctx, e.emuURL, e.iam)
+	if err != nil {
+		return nil, err
+	}
+	c.stderr = scrub(c.stderr, tmp)
+	r := newResult(o, len(w.Users), tool, w, want, state, stats, c)
+	r.Machine.LoadBefore, r.Machine.LoadAfter = before, after
+	r.First = first
+	return r, nil
+}
 
-	var c *child
+// runTool runs tool once as a child process against the proxy.
+func (e *benchEnv) runTool(ctx context.Context, o options, bins binaries, tmp, tool string, p *policy.Policy) (*child, error) {
+	var bulk []string
+	if bulkTags(tool) {
+		bulk = []string{wiring.EnvBulkTagReads + "=true"}
+	}
 	switch tool {
-	case toolFast, toolFallback, toolFastNoTags:
+	case toolFast, toolFallback, toolFastNoTags, toolFastNoBulk:
 		args := []string{"sweep", "--output", "json"}
 		if tool == toolFallback {
 			args = append(args, "--no-report")
 		}
-		c, err = runChild(ctx, bins.keysweep, args, e.childEnv("POLICY_TABLE="+policyTable, "AUDIT_TABLE="+auditTable), "")
+		env := e.childEnv(append([]string{wiring.EnvPolicyTable + "=" + policyTable, wiring.EnvAuditTable + "=" + auditTable}, bulk...)...)
+		return runChild(ctx, bins.keysweep, args, env, "")
 	case toolNaive, toolFastMem:
 		pf := filepath.Join(tmp, "policy.json")
 		b, _ := json.Marshal(p)
@@ -253,30 +300,27 @@ func (e *benchEnv) measure(ctx context.Context, o options, bins binaries, tmp st
 			return nil, err
 		}
 		if tool == toolNaive {
-			c, err = runChild(ctx, bins.naive, []string{"-policy", pf, "-concurrency", fmt.Sprint(o.concurrency)}, e.childEnv(), "")
-		} else {
-			c, err = runChild(ctx, bins.memSweep, []string{"-policy", pf}, e.childEnv(), "")
+			return runChild(ctx, bins.naive, []string{"-policy", pf, "-concurrency", fmt.Sprint(o.concurrency)}, e.childEnv(), "")
 		}
-	case toolC7n:
-		home, herr := os.MkdirTemp(tmp, "c7n-home-")
-		if herr != nil {
-			return nil, herr
+		args := []string{"-policy", pf}
+		if bulkTags(tool) {
+			args = append(args, "-bulk-tags")
 		}
-		// A fresh HOME: c7n's cache (and with it the credential report
-		// and the user list) starts empty, as on a first run.
-		c, err = runChild(ctx, o.custodian, []string{"run", "-s", filepath.Join(home, "out"), "--region", "us-east-1",
-			filepath.Join("bench", "c7n", "policy.yml")}, e.childEnv("HOME="+home), "")
+		return runChild(ctx, bins.memSweep, args, e.childEnv(), "")
 	}
+	file, ok := c7nPolicies[tool]
+	if !ok {
+		return nil, fmt.Errorf("no tool %q", tool)
+	}
+	home, err := os.MkdirTemp(tmp, "c7n-home-")
 	if err != nil {
 		return nil, err
 	}
-	stats := e.proxy.Stats()
-	state, err := w.State(ctx, e.emuURL, e.iam)
-	if err != nil {
-		return nil, err
-	}
-	c.stderr = scrub(c.stderr, tmp)
-	return newResult(o, n, tool, w, want, state, stats, c), nil
+	// A fresh HOME: c7n's cache (and with it the credential report and
+	// the user list) starts empty, as on a first run; within the run it
+	// is kept (15 minutes by default), so a second policy reuses both.
+	return runChild(ctx, o.custodian, []string{"run", "-s", filepath.Join(home, "out"), "--region", "us-east-1",
+		filepath.Join("bench", "c7n", file)}, e.childEnv("HOME="+home), "")
 }
 
 // scrub keeps machine paths out of recorded results: the repository root

@@ -27,6 +27,14 @@ type result struct {
 	PreReport       bool      `json:"preReport,omitempty"`
 	UsedAfterReport int       `json:"usedAfterReport,omitempty"`
 	StaleScale      float64   `json:"staleScale,omitempty"` // 1 (omitted): W's shares
+	NothingStale    bool      `json:"nothingStale,omitempty"`
+	Scenario        string    `json:"scenario,omitempty"` // a small hand-made account (limits.go)
+	BulkTags        bool      `json:"bulkTags,omitempty"` // KEYSWEEP_BULK_TAGS=true (the opt-in permission)
+	// JournalWriteLatencyMs is added to every DynamoDB write (a slow journal).
+	JournalWriteLatencyMs float64 `json:"journalWriteLatencyMs,omitempty"`
+	// First is the unmeasured first run of a steady-state batch, which
+	// records what the measured second run reuses.
+	First *firstRun `json:"firstRun,omitempty"`
 
 	IAMCalls          int            `json:"iamCalls"` // served by IAM (the proxy let them through)
 	IAMByAction       map[string]int `json:"iamByAction"`
@@ -38,6 +46,13 @@ type result struct {
 	Served map[string][2]float64 `json:"servedWindow,omitempty"`
 	// Upstream is the emulator's own answering time, summed by service.
 	Upstream map[string]float64 `json:"upstreamSeconds,omitempty"`
+	// ReportSeconds is the credential report's own wall time: from the
+	// first GenerateCredentialReport sent on to the last
+	// GetCredentialReport answered. ReportInHandSeconds is from the start
+	// of the run to the latter (start-up and the journal's reads before
+	// the inventory included).
+	ReportSeconds       float64 `json:"reportSeconds,omitempty"`
+	ReportInHandSeconds float64 `json:"reportInHandSeconds,omitempty"`
 
 	WallSeconds      float64 `json:"wallSeconds"`
 	RateBoundSeconds float64 `json:"rateBoundSeconds,omitempty"` // IAMCalls / Rate
@@ -57,9 +72,39 @@ type result struct {
 	Missed     map[workload.Category]int `json:"missedByCategory,omitempty"` // should have been changed, were not
 	Extra      map[workload.Category]int `json:"extraByCategory,omitempty"`  // were changed, should not have been
 
-	CallBound int     `json:"callBound,omitempty"` // 5 + 3 × ActedUsers + ActedKeys
-	Checks    []check `json:"checks,omitempty"`
-	StderrEnd string  `json:"stderrEnd,omitempty"` // when the tool failed
+	// The call bound's terms (see callBound) and the bound itself.
+	CandidateUsers int `json:"candidateUsers,omitempty"` // users the report shows holding a stale key, exempt or not
+	StaleKeys      int `json:"staleKeys,omitempty"`      // keys the report shows stale that the policy does not exempt
+	DeletedKeys    int `json:"deletedKeys,omitempty"`
+	CallBound      int `json:"callBound,omitempty"`
+	// Floor is the fewest IAM calls any tool can make for the job: the
+	// report's 3, one ListAccessKeys per user holding a key to act on
+	// (the report has no key ids), one change per such key.
+	// FloorRecheck adds a live re-check of each key before its change.
+	Floor        int     `json:"floor,omitempty"`
+	FloorRecheck int     `json:"floorRecheck,omitempty"`
+	Checks       []check `json:"checks,omitempty"`
+	StderrEnd    string  `json:"stderrEnd,omitempty"` // when the tool failed
+}
+
+// firstRun is what the unmeasured first run of a steady-state batch did.
+type firstRun struct {
+	IAMCalls    int            `json:"iamCalls"`
+	IAMByAction map[string]int `json:"iamByAction"`
+	WallSeconds float64        `json:"wallSeconds"`
+	Outcome     string         `json:"outcome"`
+	ToolErrors  int            `json:"toolErrors"`
+}
+
+func newFirstRun(tool string, c *child, stats throttleproxy.Stats) *firstRun {
+	f := &firstRun{IAMCalls: stats.Served(), IAMByAction: map[string]int{}, WallSeconds: c.wall.Seconds()}
+	for a, s := range stats.IAM {
+		if s.Served > 0 {
+			f.IAMByAction[a] = s.Served
+		}
+	}
+	f.Outcome, f.ToolErrors = toolOutcome(tool, c)
+	return f
 }
 
 // check is one target, met or not.
@@ -74,8 +119,9 @@ func newResult(o options, n int, tool string, w *workload.Workload, want map[str
 	stats throttleproxy.Stats, c *child) *result {
 	r := &result{
 		Label: o.label, At: time.Now().UTC().Truncate(time.Second), Machine: thisMachine(),
-		Tool: tool, Users: n, Keys: 2 * n, Rate: o.rate, Burst: o.burst, LatencyMs: float64(o.latency) / float64(time.Millisecond),
-		PreReport: o.preReport, UsedAfterReport: w.Counts()[workload.UsedAfterReport],
+		Tool: tool, Users: n, Keys: len(w.Keys()), Rate: o.rate, Burst: o.burst, LatencyMs: float64(o.latency) / float64(time.Millisecond),
+		PreReport: o.preReport, UsedAfterReport: w.Counts()[workload.UsedAfterReport], NothingStale: o.nothingStale,
+		BulkTags: bulkTags(tool), JournalWriteLatencyMs: float64(o.journalWriteLatency) / float64(time.Millisecond),
 		IAMCalls: stats.Served(), Throttled: stats.Throttled(), Other: stats.Other, Upstream: stats.UpstreamSeconds,
 		IAMByAction: map[string]int{}, ThrottledByAction: map[string]int{}, Served: map[string][2]float64{},
 		WallSeconds: c.wall.Seconds(), MaxRSSMiB: float64(c.maxRSS) / (1 << 20), CPUSeconds: c.cpu.Seconds(), Exit: c.exit,
@@ -90,6 +136,9 @@ func newResult(o options, n int, tool string, w *workload.Workload, want map[str
 			r.ThrottledByAction[a] = s.Throttled
 		}
 	}
+	if gen, get := stats.IAM["GenerateCredentialReport"], stats.IAM["GetCredentialReport"]; gen.Served > 0 && get.Served > 0 {
+		r.ReportSeconds, r.ReportInHandSeconds = get.LastDone-gen.FirstServed, get.LastDone
+	}
 	if o.rate > 0 {
 		r.RateBoundSeconds = float64(r.IAMCalls) / o.rate
 		if r.RateBoundSeconds > 0 {
@@ -100,9 +149,22 @@ func newResult(o options, n int, tool string, w *workload.Workload, want map[str
 	if c.exit != 0 {
 		r.StderrEnd = lastLines(c.stderr, 15)
 	}
+	if o.staleScale != 1 {
+		r.StaleScale = o.staleScale
+	}
+	r.tally(w, want, state)
+	if isKeysweep(tool) && tool != toolFallback {
+		r.checkTargets(o, n, tool)
+	}
+	return r
+}
 
+// tally compares what the run changed with what it should have, and
+// counts the terms of the call bound and the floor.
+func (r *result) tally(w *workload.Workload, want map[string]bool, state map[string]string) {
+	wantUsers, wantKeys := 0, 0
 	for _, u := range w.Users {
-		held := false
+		held, candidate, toAct := false, false, false
 		for _, k := range u.Keys {
 			changed := state[k.ID] != workload.StateActive
 			if changed {
@@ -110,54 +172,100 @@ func newResult(o options, n int, tool string, w *workload.Workload, want map[str
 				r.Acted[k.Category]++
 				held = true
 			}
+			if state[k.ID] == workload.StateDeleted {
+				r.DeletedKeys++
+			}
 			switch {
 			case want[k.ID] && !changed:
 				r.Missed[k.Category]++
 			case !want[k.ID] && changed:
 				r.Extra[k.Category]++
 			}
+			if k.Category.ReportStale() {
+				candidate = true
+				if want[k.ID] || k.Category == workload.UsedAfterReport {
+					r.StaleKeys++
+				}
+			}
+			if want[k.ID] {
+				wantKeys++
+				toAct = true
+			}
 		}
 		if held {
 			r.ActedUsers++
 		}
+		if candidate {
+			r.CandidateUsers++
+		}
+		if toAct {
+			wantUsers++
+		}
 	}
+	r.CallBound = callBound(r.CandidateUsers, r.StaleKeys, r.DeletedKeys)
+	r.Floor = 3 + wantUsers + wantKeys
+	r.FloorRecheck = r.Floor + wantKeys
+}
 
-	if o.staleScale != 1 {
-		r.StaleScale = o.staleScale
+// callBound is the most IAM calls keysweep's fast path makes, in every
+// case (issue 16):
+//
+//   - 5 for the credential report: 3 when it is ready at the first poll
+//     (GenerateCredentialReport to start it and to see it complete, then
+//     GetCredentialReport), and two more polls;
+//   - 2 per candidate user, a user the report shows holding a stale key,
+//     exempt or not: its tags (one ListUserTags, unless read in bulk,
+//     which the engine does only when that takes fewer calls than the
+//     candidates) and its key ids (one ListAccessKeys, unless keysweep
+//     recorded them in an earlier run);
+//   - 2 per stale key the policy does not exempt: the live re-check, then
+//     the change if it is still stale;
+//   - 1 per deletion: its status is read again under the lock.
+//
+// (A key that another run or a revocation changed between the report and
+// the action has its status read again too; the benchmark has none.)
+func callBound(candidateUsers, staleKeys, deletions int) int {
+	return 5 + 2*candidateUsers + 2*staleKeys + deletions
+}
+
+// checkTargets checks the fast path's targets.
+func (r *result) checkTargets(o options, n int, tool string) {
+	r.add("IAM calls ≤ 5 + 2 × candidate users + 2 × stale keys + deletions", r.CallBound, r.IAMCalls, r.IAMCalls <= r.CallBound)
+	if o.steady {
+		r.add("steady state: no user's keys listed (ListAccessKeys)", 0, r.IAMByAction["ListAccessKeys"], r.IAMByAction["ListAccessKeys"] == 0)
+		if bulkTags(tool) {
+			r.add("steady state: IAM calls ≤ 5", 5, r.IAMCalls, r.IAMCalls <= 5)
+		}
 	}
-	switch tool {
-	case toolFast, toolFastNoTags, toolFastMem:
-		r.CallBound = 5 + 3*r.ActedUsers + r.ActedKeys
-		r.add("IAM calls ≤ 5 + 3 × users acted on + keys acted on", r.CallBound, r.IAMCalls, r.IAMCalls <= r.CallBound)
-		if o.rate > 0 {
-			r.Checks = append(r.Checks, check{
-				Target: "wall time within 20% of calls ÷ rate",
-				Want:   fmt.Sprintf("≤ %.1f s", 1.2*r.RateBoundSeconds),
-				Got:    fmt.Sprintf("%.1f s (%.2f×)", r.WallSeconds, r.WallOverBound),
-				Met:    r.WallSeconds <= 1.2*r.RateBoundSeconds,
-			})
-		}
-		limit := 0.0
-		switch {
-		case n <= 10_000:
-			limit = 128
-		case n <= 50_000:
-			limit = 512
-		}
-		if limit > 0 && tool != toolFastMem { // its audit trail is in memory: not the Lambda's footprint
-			r.Checks = append(r.Checks, check{Target: "peak memory", Want: fmt.Sprintf("< %.0f MiB", limit),
-				Got: fmt.Sprintf("%.1f MiB", r.MaxRSSMiB), Met: r.MaxRSSMiB < limit})
-		}
-		if tool == toolFastNoTags {
-			tagCalls := r.IAMByAction["ListUserTags"] + r.IAMByAction["GetAccountAuthorizationDetails"]
-			r.add("no tag reads without tag rules", 0, tagCalls, tagCalls == 0)
-		}
-		r.Checks = append(r.Checks, check{Target: "throttling loses nothing", Want: "0 errors, run completed",
-			Got: fmt.Sprintf("%d errors, %s, %d throttles met", r.ToolErrors, r.Outcome, r.Throttled),
-			Met: r.ToolErrors == 0 && r.Outcome == "completed"})
-		r.add("acts on exactly the stale keys", 0, sum(r.Missed)+sum(r.Extra), sum(r.Missed)+sum(r.Extra) == 0)
+	// Issue 4's wall-time target is about a sweep held by IAM's rate; a
+	// run of a few calls is held by its start-up and the report's poll.
+	if o.rate > 0 && r.RateBoundSeconds >= 10 {
+		r.Checks = append(r.Checks, check{
+			Target: "wall time within 20% of calls ÷ rate",
+			Want:   fmt.Sprintf("≤ %.1f s", 1.2*r.RateBoundSeconds),
+			Got:    fmt.Sprintf("%.1f s (%.2f×)", r.WallSeconds, r.WallOverBound),
+			Met:    r.WallSeconds <= 1.2*r.RateBoundSeconds,
+		})
 	}
-	return r
+	limit := 0.0
+	switch {
+	case n <= 10_000:
+		limit = 128
+	case n <= 50_000:
+		limit = 512
+	}
+	if limit > 0 && tool != toolFastMem { // its audit trail is in memory: not the Lambda's footprint
+		r.Checks = append(r.Checks, check{Target: "peak memory", Want: fmt.Sprintf("< %.0f MiB", limit),
+			Got: fmt.Sprintf("%.1f MiB", r.MaxRSSMiB), Met: r.MaxRSSMiB < limit})
+	}
+	if tool == toolFastNoTags {
+		tagCalls := r.IAMByAction["ListUserTags"] + r.IAMByAction["GetAccountAuthorizationDetails"]
+		r.add("no tag reads without tag rules", 0, tagCalls, tagCalls == 0)
+	}
+	r.Checks = append(r.Checks, check{Target: "nothing lost to throttling or a slow journal", Want: "0 errors, run completed",
+		Got: fmt.Sprintf("%d errors, %s, %d throttles met", r.ToolErrors, r.Outcome, r.Throttled),
+		Met: r.ToolErrors == 0 && r.Outcome == "completed"})
+	r.add("acts on exactly the stale keys", 0, sum(r.Missed)+sum(r.Extra), sum(r.Missed)+sum(r.Extra) == 0)
 }
 
 func (r *result) add(target string, want, got int, met bool) {
@@ -175,7 +283,7 @@ func sum(m map[workload.Category]int) int {
 // toolOutcome reads how the tool says it ended, and its error count.
 func toolOutcome(tool string, c *child) (string, int) {
 	switch tool {
-	case toolFast, toolFallback, toolFastNoTags, toolFastMem:
+	case toolFast, toolFastNoBulk, toolFallback, toolFastNoTags, toolFastMem:
 		var s struct {
 			Outcome string         `json:"outcome"`
 			Counts  map[string]int `json:"counts"`
@@ -274,7 +382,7 @@ func printTable(w io.Writer, rs []*result) {
 		if fast == nil || fast.IAMCalls == 0 {
 			continue
 		}
-		for _, other := range []string{toolFallback, toolNaive, toolC7n} {
+		for _, other := range []string{toolFastNoBulk, toolFallback, toolNaive, toolC7n, toolC7nTwo, toolC7nOrig} {
 			o := byUsers[n][other]
 			if o == nil {
 				continue

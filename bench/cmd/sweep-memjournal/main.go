@@ -7,7 +7,7 @@
 // so on a large account it, not IAM, sets the pace of acting; this run
 // shows what the IAM side alone takes. It is not a way to run keysweep.
 //
-//	sweep-memjournal -policy policy.json
+//	sweep-memjournal -policy policy.json [-bulk-tags] [-no-report]
 package main
 
 import (
@@ -33,16 +33,17 @@ import (
 func main() {
 	file := flag.String("policy", "", "policy file, JSON or YAML (required)")
 	noReport := flag.Bool("no-report", false, "skip the credential report")
+	bulkTags := flag.Bool("bulk-tags", false, "read tags in bulk (GetAccountAuthorizationDetails), as KEYSWEEP_BULK_TAGS=true does")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *file, *noReport); err != nil {
+	if err := run(ctx, *file, awsiam.Options{NoReport: *noReport, BulkTags: *bulkTags}); err != nil {
 		fmt.Fprintln(os.Stderr, "sweep-memjournal:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, file string, noReport bool) error {
+func run(ctx context.Context, file string, opts awsiam.Options) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func run(ctx context.Context, file string, noReport bool) error {
 		return fmt.Errorf("policy %s: %w", file, err)
 	}
 	cfg := wiring.Config{PolicyTable: "unused", AuditTable: "unused", Retention: 400 * 24 * time.Hour}
-	d, err := wiring.NewDeps(ctx, cfg, awsiam.Options{NoReport: noReport})
+	d, err := wiring.NewDeps(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}

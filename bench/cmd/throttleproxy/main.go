@@ -31,14 +31,16 @@ func main() {
 	rate := flag.Float64("rate", throttleproxy.DefaultRate, "IAM requests admitted per second (0: no limit)")
 	burst := flag.Int("burst", throttleproxy.DefaultBurst, "token bucket size")
 	latency := flag.Duration("latency", throttleproxy.DefaultLatency, "latency added to every IAM request")
+	writeLatency := flag.Duration("dynamodb-write-latency", 0, "latency added to every DynamoDB write (a slow journal)")
 	flag.Parse()
-	if err := run(*listen, *upstream, *rate, *burst, *latency); err != nil {
+	cfg := throttleproxy.Config{Rate: *rate, Burst: *burst, Latency: *latency, DynamoDBWriteLatency: *writeLatency}
+	if err := run(*listen, *upstream, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "throttleproxy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, upstream string, rate float64, burst int, latency time.Duration) error {
+func run(listen, upstream string, cfg throttleproxy.Config) error {
 	if upstream == "" {
 		return errors.New("-upstream is required")
 	}
@@ -46,7 +48,8 @@ func run(listen, upstream string, rate float64, burst int, latency time.Duration
 	if err != nil {
 		return fmt.Errorf("-upstream: %w", err)
 	}
-	p, err := throttleproxy.New(throttleproxy.Config{Upstream: u, Rate: rate, Burst: burst, Latency: latency})
+	cfg.Upstream = u
+	p, err := throttleproxy.New(cfg)
 	if err != nil {
 		return err
 	}
