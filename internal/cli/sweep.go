@@ -157,6 +157,9 @@ func sweepExit(sums []*engine.Summary, err error, timedOut bool, timeout time.Du
 	if errors.Is(err, trigger.ErrBadEvent) {
 		return usageError{err}
 	}
+	// The engine stops its calls a margin before the deadline, so a call
+	// cut short by --timeout fails before the sweep's own context expires.
+	timedOut = timedOut || errors.Is(err, context.DeadlineExceeded)
 	outcomes := map[domain.RunOutcome]*engine.Summary{}
 	for _, x := range sums {
 		if _, ok := outcomes[x.Outcome]; !ok {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -131,6 +132,7 @@ func TestSweepExit(t *testing.T) {
 		{"invalid policy", []*engine.Summary{{Outcome: domain.RunFailed}}, engine.ErrPolicy, false, ExitBlocked},
 		{"failed", []*engine.Summary{{Outcome: domain.RunFailed}}, context.Canceled, false, ExitFailure},
 		{"timed out", []*engine.Summary{{Outcome: domain.RunFailed}}, context.DeadlineExceeded, true, ExitPartial},
+		{"cut short by the margin before the deadline", nil, fmt.Errorf("account id: %w", context.DeadlineExceeded), false, ExitPartial},
 		{"one of two failed", []*engine.Summary{{Outcome: domain.RunCompleted}, {Outcome: domain.RunFailed}}, context.Canceled, false, ExitFailure},
 		{"blocked and partial", []*engine.Summary{partial, {Outcome: domain.RunBlocked}}, engine.ErrBlocked, false, ExitBlocked},
 	} {
